@@ -1,0 +1,394 @@
+"""Settings: the four Airflow Variables and the Connections, validated as a whole.
+
+Nothing here imports Airflow. ``load_settings`` takes the raw Variable texts
+(``None`` where a Variable is not set, in which case the default from
+``config/`` applies) and returns a :class:`Settings`, or raises
+:class:`ConfigError` listing *every* problem, each prefixed with the Variable
+and the JSON path of the offending entry (domain rule 7).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
+
+VAR_INTEGRATION = "trident1_integration"
+VAR_STORES = "aiq_retail_stores"
+VAR_MAPPINGS = "trident1_store_mappings"
+VAR_DISCOUNTS = "aiq_discounts"
+VARIABLES = (VAR_INTEGRATION, VAR_STORES, VAR_MAPPINGS, VAR_DISCOUNTS)
+
+#: A Variable larger than this is refused before it is parsed.
+MAX_VARIABLE_BYTES = 1_000_000
+
+DEFAULT_CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
+
+CONN_ID_RE = re.compile(r"^trident1_[a-z0-9_]{1,60}$")
+
+
+class ConfigError(ValueError):
+    """One or more configuration problems; ``problems`` lists them all."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        super().__init__(
+            "invalid configuration:\n" + "\n".join(f"  - {p}" for p in self.problems)
+        )
+
+
+def _timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {value!r}") from exc
+    return value
+
+
+def _region(value: str) -> str:
+    if value.upper() not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError(f"unknown phone region {value!r}")
+    return value.upper()
+
+
+def _conn_id(value: str) -> str:
+    if not CONN_ID_RE.match(value):
+        raise ValueError(
+            f"{value!r} is not a credential connection id (expected trident1_<name>, "
+            "lower case letters, digits and underscores)"
+        )
+    return value
+
+
+Timezone = Annotated[str, AfterValidator(_timezone)]
+CredentialId = Annotated[str, AfterValidator(_conn_id)]
+Text = Annotated[str, Field(min_length=1, max_length=500)]
+OptText = Annotated[str | None, Field(default=None, max_length=2000)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class MarketingSettings(_Strict):
+    enabled: bool = False
+    enabled_at: AwareDatetime | None = None
+    purchased_after: date | None = None
+    max_requests: int = Field(default=2, ge=1, le=5)
+
+    @model_validator(mode="after")
+    def _dates_when_enabled(self) -> MarketingSettings:
+        if self.enabled and (self.enabled_at is None or self.purchased_after is None):
+            raise ValueError("enabled marketing needs both enabled_at and purchased_after")
+        return self
+
+    def first_send_at(self) -> datetime | None:
+        """Rule 3: the first double opt-in goes out no earlier than enabled_at + 24 h."""
+        return None if self.enabled_at is None else self.enabled_at + timedelta(hours=24)
+
+
+class LoyaltySettings(_Strict):
+    auto_enroll: bool = False
+    enabled_at: AwareDatetime | None = None
+    purchased_after: date | None = None
+    points_per_dollar: Decimal = Field(default=Decimal(1), gt=0, le=1000)
+
+    @model_validator(mode="after")
+    def _dates_when_enabled(self) -> LoyaltySettings:
+        if self.auto_enroll and (self.enabled_at is None or self.purchased_after is None):
+            raise ValueError("auto_enroll needs both enabled_at and purchased_after")
+        return self
+
+
+class IntegrationSettings(_Strict):
+    credentials: list[CredentialId] = Field(min_length=1, max_length=200)
+    age_compliant: bool = False
+    phone_region: Annotated[str, AfterValidator(_region)] = "US"
+    max_reject_rate: float = Field(default=0.05, ge=0, le=1)
+    lookback_hours: int = Field(default=48, ge=0, le=24 * 31)
+    marketing: MarketingSettings = MarketingSettings()
+    loyalty: LoyaltySettings = LoyaltySettings()
+
+
+class Address(_Strict):
+    line1: Text
+    line2: OptText = None
+    city: Text
+    state: Annotated[str, Field(min_length=1, max_length=100)]
+    postal_code: Annotated[str, Field(min_length=1, max_length=20)]
+    country: Annotated[str, Field(min_length=2, max_length=2)]
+
+
+class RetailStore(_Strict):
+    """Rule 5: an AIQ retail store."""
+
+    id: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")]
+    name: Text
+    nickname: OptText = None
+    phone: Text
+    email: Text
+    venue_id: OptText = None
+    address: Address
+    email_domain: OptText = None
+    disclaimer: OptText = None
+    sms_signup: bool = False
+    hide_from_selection: bool = False
+    timezone: Timezone
+
+
+class StoreMapping(_Strict):
+    """Rule 6: one Trident1 location (credential + location id) → one retail store."""
+
+    credential: CredentialId
+    location_id: Text
+    store_id: Text
+
+
+class AiqDiscount(_Strict):
+    """Rule 20: an AIQ discount mirroring one Trident1 discount."""
+
+    id: Text
+    name: Text
+    credential: CredentialId
+    trident1_discount_id: Text
+    points_cost: int = Field(default=0, ge=0, le=1_000_000)
+
+
+@dataclass(frozen=True)
+class Settings:
+    integration: IntegrationSettings
+    stores: tuple[RetailStore, ...]
+    mappings: tuple[StoreMapping, ...]
+    discounts: tuple[AiqDiscount, ...]
+
+    def store(self, store_id: str) -> RetailStore:
+        return next(s for s in self.stores if s.id == store_id)
+
+    def mapping_for(self, credential: str) -> dict[str, str]:
+        """location_id → store_id for one credential."""
+        return {m.location_id: m.store_id for m in self.mappings if m.credential == credential}
+
+
+_SCHEMAS: dict[str, TypeAdapter[Any]] = {
+    VAR_INTEGRATION: TypeAdapter(IntegrationSettings),
+    VAR_STORES: TypeAdapter(list[RetailStore]),
+    VAR_MAPPINGS: TypeAdapter(list[StoreMapping]),
+    VAR_DISCOUNTS: TypeAdapter(list[AiqDiscount]),
+}
+
+
+def _path(variable: str, loc: tuple[Any, ...]) -> str:
+    out = variable
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out
+
+
+def _describe(value: Any) -> str:
+    text = json.dumps(value, default=str) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def default_variable_text(name: str, config_dir: Path = DEFAULT_CONFIG_DIR) -> str:
+    return (config_dir / f"{name}.json").read_text(encoding="utf-8")
+
+
+def load_settings(
+    raw: dict[str, str | None], config_dir: Path = DEFAULT_CONFIG_DIR
+) -> Settings:
+    """Parse and cross-check all Variables; raise ConfigError with every problem."""
+    problems: list[str] = []
+    parsed: dict[str, Any] = {}
+    for name in VARIABLES:
+        text = raw.get(name)
+        if text is None:
+            text = default_variable_text(name, config_dir)
+        if len(text.encode("utf-8", "replace")) > MAX_VARIABLE_BYTES:
+            problems.append(f"{name}: larger than {MAX_VARIABLE_BYTES} bytes")
+            continue
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            problems.append(f"{name}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}")
+            continue
+        try:
+            parsed[name] = _SCHEMAS[name].validate_python(data)
+        except ValidationError as exc:
+            for err in exc.errors():
+                where = _path(name, err["loc"])
+                got = "" if err["type"] == "missing" else f" (got {_describe(err.get('input'))})"
+                problems.append(f"{where}: {err['msg']}{got}")
+    if problems:
+        raise ConfigError(problems)
+
+    integration: IntegrationSettings = parsed[VAR_INTEGRATION]
+    stores: list[RetailStore] = parsed[VAR_STORES]
+    mappings: list[StoreMapping] = parsed[VAR_MAPPINGS]
+    discounts: list[AiqDiscount] = parsed[VAR_DISCOUNTS]
+    problems.extend(_cross_check(integration, stores, mappings, discounts))
+    if problems:
+        raise ConfigError(problems)
+    return Settings(integration, tuple(stores), tuple(mappings), tuple(discounts))
+
+
+def _cross_check(
+    integration: IntegrationSettings,
+    stores: list[RetailStore],
+    mappings: list[StoreMapping],
+    discounts: list[AiqDiscount],
+) -> list[str]:
+    problems: list[str] = []
+    creds = set(integration.credentials)
+    seen_creds: set[str] = set()
+    for i, cred in enumerate(integration.credentials):
+        if cred in seen_creds:
+            problems.append(f"{VAR_INTEGRATION}.credentials[{i}]: {cred!r} is listed twice")
+        seen_creds.add(cred)
+
+    store_ids: set[str] = set()
+    for i, store in enumerate(stores):
+        if store.id in store_ids:
+            problems.append(f"{VAR_STORES}[{i}].id: retail store {store.id!r} is defined twice")
+        store_ids.add(store.id)
+
+    mapped: dict[tuple[str, str], int] = {}
+    for i, m in enumerate(mappings):
+        where = f"{VAR_MAPPINGS}[{i}]"
+        if m.store_id not in store_ids:
+            problems.append(
+                f"{where}.store_id: retail store {m.store_id!r} does not exist in {VAR_STORES}"
+            )
+        if m.credential not in creds:
+            problems.append(
+                f"{where}.credential: {m.credential!r} is not in {VAR_INTEGRATION}.credentials"
+            )
+        key = (m.credential, m.location_id)
+        if key in mapped:
+            problems.append(
+                f"{where}: location {m.location_id!r} of {m.credential!r} is already mapped "
+                f"by {VAR_MAPPINGS}[{mapped[key]}]"
+            )
+        else:
+            mapped[key] = i
+
+    seen_discounts: dict[str, int] = {}
+    seen_sources: dict[tuple[str, str], int] = {}
+    for i, d in enumerate(discounts):
+        where = f"{VAR_DISCOUNTS}[{i}]"
+        if d.id in seen_discounts:
+            problems.append(f"{where}.id: AIQ discount {d.id!r} is defined twice")
+        seen_discounts.setdefault(d.id, i)
+        if d.credential not in creds:
+            problems.append(
+                f"{where}.credential: {d.credential!r} is not in {VAR_INTEGRATION}.credentials"
+            )
+        src = (d.credential, d.trident1_discount_id)
+        if src in seen_sources:
+            problems.append(
+                f"{where}.trident1_discount_id: {d.trident1_discount_id!r} is already mirrored "
+                f"by {VAR_DISCOUNTS}[{seen_sources[src]}]"
+            )
+        seen_sources.setdefault(src, i)
+    return problems
+
+
+# --------------------------------------------------------------------------------------
+# Connections
+
+
+@dataclass(frozen=True)
+class Trident1Credential:
+    """One Trident1 store account, from the Connection ``trident1_<name>``."""
+
+    conn_id: str
+    base_url: str
+    store_name: str
+    api_key: SecretStr
+
+    def __repr__(self) -> str:  # never show the key, even by accident
+        return f"Trident1Credential(conn_id={self.conn_id!r}, base_url={self.base_url!r})"
+
+
+@dataclass(frozen=True)
+class GatewayCredential:
+    conn_id: str
+    base_url: str
+    token: SecretStr
+
+    def __repr__(self) -> str:
+        return f"GatewayCredential(conn_id={self.conn_id!r}, base_url={self.base_url!r})"
+
+
+def clean_website(website: str) -> str:
+    """Rule 1: a bare host; strip a pasted scheme, path and trailing slashes."""
+    host = (website or "").strip()
+    host = re.sub(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", "", host)
+    host = host.split("/", 1)[0]
+    return host.strip()
+
+
+def base_url(host: str, schema: str | None, port: int | None, path: str) -> str:
+    bare = clean_website(host)
+    scheme = (schema or "https").strip().lower()
+    if scheme not in ("http", "https"):
+        scheme = "https"
+    if ":" in bare and port is None:
+        bare, _, port_text = bare.partition(":")
+        port = int(port_text) if port_text.isdigit() else None
+    netloc = f"{bare}:{port}" if port else bare
+    return f"{scheme}://{netloc}{path}"
+
+
+def trident1_credential(
+    conn_id: str,
+    *,
+    host: str | None,
+    schema: str | None,
+    port: int | None,
+    password: str | None,
+    extra: dict[str, Any] | None,
+) -> Trident1Credential:
+    problems = []
+    if not host or not clean_website(host):
+        problems.append(f"connection {conn_id}: host (the Trident1 website) is empty")
+    if not password:
+        problems.append(f"connection {conn_id}: password (the API key) is empty")
+    store_name = str((extra or {}).get("store_name") or "").strip()
+    if not store_name:
+        problems.append(f'connection {conn_id}: extra needs {{"store_name": "..."}}')
+    if problems:
+        raise ConfigError(problems)
+    return Trident1Credential(
+        conn_id=conn_id,
+        base_url=base_url(host or "", schema, port, "/api/v1"),
+        store_name=store_name,
+        api_key=SecretStr(password or ""),
+    )
+
+
+def gateway_credential(
+    conn_id: str, *, host: str | None, schema: str | None, port: int | None, password: str | None
+) -> GatewayCredential:
+    if not host or not password:
+        raise ConfigError([f"connection {conn_id}: host and password (the token) are required"])
+    return GatewayCredential(
+        conn_id=conn_id, base_url=base_url(host, schema, port, "/v1"), token=SecretStr(password)
+    )

@@ -1,0 +1,31 @@
+"""``python -m trident1_aiq.sandbox``: serve the sandbox until interrupted."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from datetime import datetime
+
+import uvicorn
+
+from .app import SandboxState, create_app
+from .data import Volume
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m trident1_aiq.sandbox", description=__doc__)
+    p.add_argument("--host", default=os.environ.get("SANDBOX_HOST", "127.0.0.1"))
+    p.add_argument("--port", type=int, default=int(os.environ.get("SANDBOX_PORT", "8808")))
+    p.add_argument("--sales-per-day", type=int, default=int(os.environ.get("SANDBOX_SALES_PER_DAY", "40")),
+                   help="sales per location and day")
+    p.add_argument("--malformed-rate", type=float, default=float(os.environ.get("SANDBOX_MALFORMED_RATE", "0.02")))
+    p.add_argument("--now", default=os.environ.get("SANDBOX_NOW"), help="pin the clock (RFC 3339)")
+    args = p.parse_args(argv)
+    state = SandboxState(volume=Volume(sales_per_day=args.sales_per_day, malformed_rate=args.malformed_rate))
+    if args.now:
+        state.now = datetime.fromisoformat(args.now.replace("Z", "+00:00"))
+    uvicorn.run(create_app(state), host=args.host, port=args.port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()

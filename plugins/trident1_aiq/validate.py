@@ -1,0 +1,180 @@
+"""Great Expectations 1.x suites that split a batch into good rows and rejects (rule 10).
+
+Normalisation computes typed values and consistency-check columns (differences in
+integer cents); the suites below state what a loadable record is. Each
+expectation carries its quarantine reason in ``meta``; with ``result_format``
+COMPLETE and ``unexpected_index_column_names=["row"]`` every failing row is
+known, so one bad record never blocks the good ones.
+
+GX is imported lazily, once per process, and runs on an ephemeral context.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from .normalize import SALE_STATUSES, RefundRow, SaleRow
+
+MAX_CENTS = 100_000_000  # $1,000,000: a larger sale or refund is not plausible
+#: Differences up to one cent are rounding (trident1-api.md "to the cent").
+TOLERANCE = 1
+
+
+@dataclass(frozen=True)
+class Check:
+    kind: str  # not_null | between | in_set
+    column: str
+    reason: str
+    kwargs: tuple[tuple[str, Any], ...] = ()
+
+
+def _between(column: str, reason: str, lo: int | None, hi: int | None) -> Check:
+    return Check("between", column, reason, (("min_value", lo), ("max_value", hi)))
+
+
+def _diff(column: str, what: str) -> Check:
+    return _between(column, f"lines_do_not_add_up: {what} (beyond one cent)", -TOLERANCE, TOLERANCE)
+
+
+def sale_checks(known_locations: set[str]) -> list[Check]:
+    checks = [
+        Check("not_null", "sale_id", "missing_id: the sale has no id"),
+        Check("not_null", "sold_at", "bad_time: created_at is missing or not an RFC 3339 time with offset"),
+        Check("not_null", "updated_at", "bad_time: updated_at is missing or not an RFC 3339 time"),
+        Check("in_set", "status", "bad_status: status is not one of " + ", ".join(SALE_STATUSES),
+              (("value_set", list(SALE_STATUSES)),)),
+        Check("not_null", "status", "bad_status: status is missing"),
+        Check("not_null", "location_id", "unknown_location: the sale has no location_id"),
+        Check("in_set", "location_id", "unknown_location: location_id is not in the store's /locations",
+              (("value_set", sorted(known_locations)),)),
+        Check("not_null", "max_line_diff_cents", "bad_lines: items are missing or not parseable"),
+        _between("max_line_diff_cents", "lines_do_not_add_up: an item's total is not quantity × unit_price − discount + tax", 0, TOLERANCE),
+        _diff("subtotal_diff_cents", "subtotal is not Σ quantity × unit_price"),
+        _diff("discount_diff_cents", "discount_total is not Σ item discount"),
+        Check("not_null", "discounts_applied_diff_cents", "bad_discounts: a discount has no id or amount"),
+        _diff("discounts_applied_diff_cents", "discount_total is not Σ discounts[].amount"),
+        _diff("tax_diff_cents", "tax_total is not Σ item tax"),
+        _diff("total_diff_cents", "total is not subtotal − discount_total + tax_total"),
+        _diff("payments_diff_cents", "total is not Σ payments[].amount"),
+        _between("completed_total_cents", "negative_total: a completed sale has a negative total", 0, None),
+        _between("total_cents", "absurd_amount: total beyond ±$1,000,000", -MAX_CENTS, MAX_CENTS),
+        _between("min_quantity_milli", "bad_quantity: a line has a zero, negative or absurd quantity", 1, 10_000_000),
+        _between("sold_year", "absurd_date: created_at is before 2000 or after 2099", 2000, 2099),
+        _between("parse_note_count", "unparseable: see the notes", 0, 0),
+    ]
+    for field in ("subtotal", "discount_total", "tax_total", "total"):
+        checks.append(Check("not_null", field, f"bad_money: {field} is missing or not a money amount"))
+    return checks
+
+
+def refund_checks(known_locations: set[str]) -> list[Check]:
+    return [
+        Check("not_null", "refund_id", "missing_id: the refund has no id"),
+        Check("not_null", "sale_id", "missing_sale_id: the refund names no sale"),
+        Check("not_null", "refunded_at", "bad_time: created_at is missing or not an RFC 3339 time"),
+        Check("not_null", "location_id", "unknown_location: the refund has no location_id"),
+        Check("in_set", "location_id", "unknown_location: location_id is not in the store's /locations",
+              (("value_set", sorted(known_locations)),)),
+        Check("not_null", "total_diff_cents", "bad_money: amount, tax or total is missing or not a money amount"),
+        _diff("total_diff_cents", "total is not amount + tax"),
+        _between("min_amount_cents", "negative_amount: a refund amount is negative", 0, None),
+        _between("total_cents", "absurd_amount: total beyond $1,000,000", None, MAX_CENTS),
+        _between("refund_year", "absurd_date: created_at is before 2000 or after 2099", 2000, 2099),
+        _between("parse_note_count", "unparseable: see the notes", 0, 0),
+    ]
+
+
+@lru_cache(maxsize=1)
+def _batch_definition():
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    asset = context.data_sources.add_pandas("trident1").add_dataframe_asset("records")
+    return gx, asset.add_batch_definition_whole_dataframe("whole")
+
+
+class ValidationFailed(RuntimeError):
+    """GX itself failed on an expectation: no row can be trusted, the batch stops."""
+
+
+def run_checks(rows: list[dict[str, Any]], checks: list[Check]) -> dict[int, list[str]]:
+    """Return ``{row: [reasons]}`` for every row that fails at least one check."""
+    if not rows:
+        return {}
+    import pandas as pd
+
+    gx, batch_definition = _batch_definition()
+    frame = pd.DataFrame(rows)
+    factories = {
+        "not_null": gx.expectations.ExpectColumnValuesToNotBeNull,
+        "between": gx.expectations.ExpectColumnValuesToBeBetween,
+        "in_set": gx.expectations.ExpectColumnValuesToBeInSet,
+    }
+    suite = gx.ExpectationSuite(
+        name="trident1_records",
+        expectations=[
+            factories[c.kind](column=c.column, meta={"reason": c.reason}, **dict(c.kwargs)) for c in checks
+        ],
+    )
+    batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
+    result = batch.validate(
+        suite,
+        result_format={"result_format": "COMPLETE", "unexpected_index_column_names": ["row"],
+                       "partial_unexpected_count": 0},
+    )
+    bad: dict[int, list[str]] = {}
+    for res in result.results:
+        if res.exception_info and res.exception_info.get("raised_exception"):
+            raise ValidationFailed(
+                f"expectation {res.expectation_config.type} on "
+                f"{res.expectation_config.kwargs.get('column')} raised: "
+                f"{res.exception_info.get('exception_message')}"
+            )
+        if res.success:
+            continue
+        reason = res.expectation_config.meta["reason"]
+        for hit in res.result.get("unexpected_index_list") or []:
+            bad.setdefault(int(hit["row"]), []).append(reason)
+    return bad
+
+
+def _frame_row(obj: SaleRow | RefundRow, fields: tuple[str, ...]) -> dict[str, Any]:
+    row = {"row": obj.row, "parse_note_count": len(obj.parse_notes)}
+    row.update({f: getattr(obj, f) for f in fields})
+    row.update(obj.checks)
+    # Money enters the frame only as "present or not": the checks use integer cents.
+    for money in ("subtotal", "discount_total", "tax_total", "total"):
+        if money in row:
+            row[money] = None if row[money] is None else str(row[money])
+    for ts in ("sold_at", "updated_at", "refunded_at"):
+        if ts in row:
+            row[ts] = None if row[ts] is None else row[ts].isoformat()
+    return row
+
+
+def _reasons(obj: SaleRow | RefundRow, reasons: list[str]) -> list[str]:
+    out = sorted(set(reasons))
+    return out + [f"note: {n}" for n in obj.parse_notes]
+
+
+def validate_sales(sales: list[SaleRow], known_locations: set[str]) -> tuple[list[SaleRow], list[tuple[SaleRow, list[str]]]]:
+    fields = ("sale_id", "sold_at", "updated_at", "status", "location_id",
+              "subtotal", "discount_total", "tax_total", "total")
+    bad = run_checks([_frame_row(s, fields) for s in sales], sale_checks(known_locations))
+    good = [s for s in sales if s.row not in bad]
+    rejects = [(s, _reasons(s, bad[s.row])) for s in sales if s.row in bad]
+    return good, rejects
+
+
+def validate_refunds(refunds: list[RefundRow], known_locations: set[str]) -> tuple[list[RefundRow], list[tuple[RefundRow, list[str]]]]:
+    fields = ("refund_id", "sale_id", "refunded_at", "location_id")
+    bad = run_checks([_frame_row(r, fields) for r in refunds], refund_checks(known_locations))
+    good = [r for r in refunds if r.row not in bad]
+    rejects = [(r, _reasons(r, bad[r.row])) for r in refunds if r.row in bad]
+    return good, rejects

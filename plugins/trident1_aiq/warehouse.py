@@ -1,0 +1,209 @@
+"""The warehouse: one SQLAlchemy engine, versioned migrations, and SQL from files.
+
+All SQL lives in ``include/sql``. A statement file ``name.sql`` may have a
+dialect variant ``name.postgresql.sql`` or ``name.sqlite.sql``, used instead on
+that database; everything else is shared. Parameters use SQLAlchemy's ``:name``
+style. On SQLite, ``Decimal``, ``date`` and ``datetime`` parameters are bound as
+canonical text (``datetime`` always UTC with microseconds, so text order is time
+order); on PostgreSQL they go as native types.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import sqlparse
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+
+log = logging.getLogger(__name__)
+
+SQL_DIR = Path(__file__).resolve().parents[2] / "include" / "sql"
+UTC = timezone.utc
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@lru_cache(maxsize=256)
+def _read(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+def sql_file(name: str, dialect: str, sql_dir: Path = SQL_DIR) -> str:
+    variant = sql_dir / f"{name}.{dialect}.sql"
+    return _read(variant if variant.exists() else sql_dir / f"{name}.sql")
+
+
+def split_statements(script: str) -> list[str]:
+    out = []
+    for stmt in sqlparse.split(script):
+        body = sqlparse.format(stmt, strip_comments=True).strip().rstrip(";").strip()
+        if body:
+            out.append(body)
+    return out
+
+
+def db_time(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f+00:00")
+
+
+def parse_db_time(value: Any) -> datetime | None:
+    """A timestamp read back from either database, as an aware UTC datetime."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.fromisoformat(str(value)).astimezone(UTC)
+
+
+def as_decimal(value: Any, places: str = "0.01") -> Decimal | None:
+    """Money read back from either database (SQLite returns REAL): exact Decimal."""
+    if value is None:
+        return None
+    return Decimal(str(value)).quantize(Decimal(places))
+
+
+class Warehouse:
+    def __init__(self, url: str | URL, *, sql_dir: Path = SQL_DIR, echo: bool = False):
+        self.url = make_url(url) if isinstance(url, str) else url
+        self.dialect = self.url.get_backend_name()
+        if self.dialect not in ("sqlite", "postgresql"):
+            raise ValueError(f"unsupported warehouse database {self.dialect!r} (use postgresql or sqlite)")
+        self.sql_dir = sql_dir
+        kwargs: dict[str, Any] = {"echo": echo, "future": True}
+        if self.dialect == "sqlite":
+            kwargs["connect_args"] = {"timeout": 60}
+        self.engine: Engine = create_engine(self.url, **kwargs)
+        if self.dialect == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+            # pysqlite's own transaction handling is off: SQLAlchemy's BEGIN rules.
+            event.listen(self.engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+
+    def __repr__(self) -> str:
+        return f"Warehouse({self.url.render_as_string(hide_password=True)})"
+
+    @property
+    def safe_url(self) -> str:
+        return self.url.render_as_string(hide_password=True)
+
+    # ------------------------------------------------------------------ SQL
+    def sql(self, name: str) -> str:
+        return sql_file(name, self.dialect, self.sql_dir)
+
+    def bind(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        if self.dialect != "sqlite":
+            return dict(params)
+        out = {}
+        for k, v in params.items():
+            if isinstance(v, Decimal):
+                v = str(v)
+            elif isinstance(v, datetime):
+                v = db_time(v)
+            elif isinstance(v, date):
+                v = v.isoformat()
+            out[k] = v
+        return out
+
+    def run(self, conn: Connection, name: str, params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None):
+        """Execute every statement of ``include/sql/<name>.sql``; return the last result."""
+        result = None
+        for stmt in split_statements(self.sql(name)):
+            result = self.execute(conn, stmt, params)
+        return result
+
+    def execute(self, conn: Connection, statement: str, params: Any = None):
+        if params is None:
+            return conn.execute(text(statement))
+        if isinstance(params, Mapping):
+            return conn.execute(text(statement), self.bind(params))
+        rows = [self.bind(p) for p in params]
+        if not rows:
+            return None
+        return conn.execute(text(statement), rows)
+
+    def query(self, conn: Connection, name: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        result = self.run(conn, name, params or {})
+        return [dict(r._mapping) for r in result] if result is not None else []
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    # ------------------------------------------------------------ migrations
+    def migrations(self) -> list[tuple[int, str, Path]]:
+        found = []
+        for path in sorted((self.sql_dir / "migrations").glob("[0-9][0-9][0-9]_*.sql")):
+            if path.name.count(".") > 1:  # dialect variants are picked by sql_file
+                continue
+            found.append((int(path.name[:3]), path.stem, path))
+        return found
+
+    def migrate(self) -> list[str]:
+        """Apply pending migrations in order, each in its own transaction; idempotent."""
+        applied: list[str] = []
+        with self.begin() as conn:
+            self.run(conn, "bootstrap")
+        for version, name, _path in self.migrations():
+            with self.begin() as conn:
+                if self.dialect == "postgresql":  # two workers migrating at once: one waits
+                    conn.execute(text("SELECT pg_advisory_xact_lock(7345901)"))
+                done = conn.execute(
+                    text("SELECT 1 FROM schema_migrations WHERE version = :v"), {"v": version}
+                ).first()
+                if done:
+                    continue
+                self.run(conn, f"migrations/{name}")
+                self.execute(
+                    conn,
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (:v, :n, :t)",
+                    {"v": version, "n": name, "t": utcnow()},
+                )
+                applied.append(name)
+                log.info("applied migration %s", name)
+        return applied
+
+    def tables(self) -> dict[str, list[str]]:
+        """Tables and views with their columns (for docs checks and tests)."""
+        from sqlalchemy import inspect
+
+        insp = inspect(self.engine)
+        names = list(insp.get_table_names()) + list(insp.get_view_names())
+        return {n: [c["name"] for c in insp.get_columns(n)] for n in sorted(names)}
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    dbapi_conn.isolation_level = None  # let SQLAlchemy's "begin" listener issue BEGIN
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=60000")
+    cur.close()
+
+
+def chunks(items: Sequence[Any] | Iterable[Any], size: int) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def sqlite_url(path: str | Path) -> str:
+    return f"sqlite:///{Path(path).resolve()}"
