@@ -90,6 +90,9 @@ def refund_checks(known_locations: set[str]) -> list[Check]:
 @lru_cache(maxsize=1)
 def _batch_definition():
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import logging
+
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 

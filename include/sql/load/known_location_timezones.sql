@@ -1,0 +1,1 @@
+SELECT location_id, timezone FROM trident1_locations WHERE credential = :credential

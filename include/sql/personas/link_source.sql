@@ -1,0 +1,3 @@
+INSERT INTO persona_sources (credential, customer_id, persona_id, first_seen_at)
+VALUES (:credential, :customer_id, :persona_id, :now)
+ON CONFLICT (credential, customer_id) DO NOTHING

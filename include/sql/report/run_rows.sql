@@ -1,0 +1,1 @@
+SELECT * FROM etl_runs WHERE run_id = :run_id ORDER BY credential

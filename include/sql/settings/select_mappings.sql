@@ -1,0 +1,1 @@
+SELECT credential, location_id FROM store_mappings

@@ -1,0 +1,148 @@
+"""Writes to the warehouse: settings sync, catalogue, staging + merge, quarantine.
+
+Every function takes an open connection inside the caller's transaction, so a
+credential's whole batch commits or rolls back as one (a crash mid-load leaves
+nothing half-written, and the rerun converges).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from .config import Settings
+from .normalize import RefundRow, SaleRow, clean_text, payload_json
+from .warehouse import Warehouse
+
+
+def sync_settings(wh: Warehouse, conn: Connection, settings: Settings, now: datetime) -> None:
+    """Mirror the retail stores and store mappings Variables into their tables."""
+    stores = [
+        {"store_id": s.id, "name": s.name, "nickname": s.nickname, "phone": s.phone, "email": s.email,
+         "venue_id": s.venue_id, "address_line1": s.address.line1, "address_line2": s.address.line2,
+         "city": s.address.city, "state": s.address.state, "postal_code": s.address.postal_code,
+         "country": s.address.country, "email_domain": s.email_domain, "disclaimer": s.disclaimer,
+         "sms_signup": s.sms_signup, "hide_from_selection": s.hide_from_selection,
+         "timezone": s.timezone, "now": now}
+        for s in settings.stores
+    ]
+    if stores:
+        wh.run(conn, "settings/upsert_store", stores)
+    wanted = {(m.credential, m.location_id) for m in settings.mappings}
+    for row in wh.query(conn, "settings/select_mappings"):
+        if (row["credential"], row["location_id"]) not in wanted:
+            wh.run(conn, "settings/delete_mapping", row)
+    if settings.mappings:
+        wh.run(conn, "settings/upsert_mapping", [
+            {"credential": m.credential, "location_id": m.location_id, "store_id": m.store_id, "now": now}
+            for m in settings.mappings
+        ])
+
+
+def upsert_catalogue(wh: Warehouse, conn: Connection, credential: str, locations: list[dict],
+                     discounts: list[dict], now: datetime) -> None:
+    rows = []
+    for loc in locations:
+        if not isinstance(loc, dict) or not loc.get("id"):
+            continue
+        addr = loc.get("address") if isinstance(loc.get("address"), dict) else {}
+        rows.append({"credential": credential, "location_id": str(loc["id"]), "name": clean_text(loc.get("name"), 500),
+                     "timezone": clean_text(loc.get("timezone"), 64), "phone": clean_text(loc.get("phone"), 100),
+                     "active": bool(loc.get("active", True)), "address_line1": clean_text(addr.get("line1"), 500),
+                     "address_line2": clean_text(addr.get("line2"), 500), "city": clean_text(addr.get("city")),
+                     "state": clean_text(addr.get("state"), 100), "postal_code": clean_text(addr.get("postal_code"), 20),
+                     "country": clean_text(addr.get("country"), 2), "now": now})
+    if rows:
+        wh.run(conn, "load/upsert_location", rows)
+    rows = [{"credential": credential, "discount_id": str(d["id"]), "code": clean_text(d.get("code"), 100),
+             "name": clean_text(d.get("name"), 500), "discount_type": clean_text(d.get("type"), 50),
+             "value": clean_text(str(d.get("value")) if d.get("value") is not None else None, 50),
+             "in_store_only": bool(d.get("in_store_only")), "active": bool(d.get("active", True)), "now": now}
+            for d in discounts if isinstance(d, dict) and d.get("id")]
+    if rows:
+        wh.run(conn, "load/upsert_discount", rows)
+
+
+@dataclass
+class MergeCounts:
+    loaded: Counter
+    updated: Counter
+    refunds_loaded: Counter
+
+
+def merge(wh: Warehouse, conn: Connection, credential: str, run_id: str, now: datetime,
+          sales: list[tuple[SaleRow, str, str | None]], refunds: list[tuple[RefundRow, str]]) -> MergeCounts:
+    """Stage the batch, then merge it (include/sql/load/merge_*.sql).
+
+    ``sales`` holds (row, store_id, persona_id); ``refunds`` holds (row, store_id).
+    """
+    wh.run(conn, "load/stage_create")
+    if sales:
+        wh.run(conn, "load/stage_sales", [
+            {"credential": credential, "sale_id": s.sale_id, "store_id": store, "location_id": s.location_id,
+             "persona_id": persona, "customer_id": s.customer.customer_id if s.customer else None,
+             "receipt_number": s.receipt_number, "status": s.status, "sold_at": s.sold_at,
+             "business_date": s.business_date, "subtotal": s.subtotal, "discount_total": s.discount_total,
+             "tax_total": s.tax_total, "total": s.total, "currency": s.currency, "updated_at": s.updated_at,
+             "loaded_at": now, "run_id": run_id}
+            for s, store, persona in sales
+        ])
+        items = [dict(it, credential=credential, sale_id=s.sale_id) for s, _, _ in sales for it in s.items]
+        if items:
+            wh.run(conn, "load/stage_sale_items", items)
+        discounts = []
+        for s, _, _ in sales:
+            merged: dict[str, dict[str, Any]] = {}
+            for d in s.discounts:  # the same discount twice on a receipt: one row, amounts added
+                if d["discount_id"] in merged:
+                    merged[d["discount_id"]]["amount"] += d["amount"]
+                else:
+                    merged[d["discount_id"]] = dict(d, credential=credential, sale_id=s.sale_id)
+            discounts.extend(merged.values())
+        if discounts:
+            wh.run(conn, "load/stage_sale_discounts", discounts)
+    wh.run(conn, "load/merge_sales")
+    loaded, updated = Counter(), Counter()
+    for r in wh.query(conn, "load/changed_by_location"):
+        loaded[r["location_id"]] += int(r["loaded"] or 0)
+        updated[r["location_id"]] += int(r["updated"] or 0)
+    if refunds:
+        wh.run(conn, "load/stage_refunds", [
+            {"credential": credential, "refund_id": r.refund_id, "sale_id": r.sale_id, "location_id": r.location_id,
+             "store_id": store, "refunded_at": r.refunded_at, "business_date": r.business_date,
+             "amount": r.amount, "tax": r.tax, "total": r.total, "reason": r.reason, "loaded_at": now,
+             "run_id": run_id}
+            for r, store in refunds
+        ])
+    wh.run(conn, "load/merge_refunds")
+    refunds_loaded = Counter()
+    for r in wh.query(conn, "load/new_refunds_by_location"):
+        refunds_loaded[r["location_id"]] += int(r["refunds_loaded"])
+    params = {"credential": credential, "run_id": run_id, "now": now}
+    wh.run(conn, "load/quarantine_release_sales", params)
+    wh.run(conn, "load/quarantine_release_refunds", params)
+    return MergeCounts(loaded, updated, refunds_loaded)
+
+
+def quarantine(wh: Warehouse, conn: Connection, credential: str, run_id: str, now: datetime,
+               entries: list[tuple[str, SaleRow | RefundRow, list[str], bool]]) -> None:
+    """Write (entity, row, reasons, held) entries: one open row per record (rule 10)."""
+    if not entries:
+        return
+    wh.run(conn, "load/quarantine_upsert", [
+        {"quarantine_id": uuid.uuid4().hex, "credential": credential, "entity": entity,
+         "record_key": row.key, "location_id": row.location_id, "held": held,
+         "reasons": json.dumps(reasons, ensure_ascii=False), "payload": payload_json(row.raw),
+         "run_id": run_id, "now": now}
+        for entity, row, reasons, held in entries
+    ])
+
+
+def held_records(wh: Warehouse, conn: Connection, credential: str) -> list[dict[str, Any]]:
+    return wh.query(conn, "load/held_records", {"credential": credential})

@@ -1,0 +1,158 @@
+"""Persona resolution (rules 12–15): merge on phone, then email; names never merge.
+
+``PersonaIndex`` is the pure in-memory algorithm (unit-tested on its own);
+``resolve_personas`` feeds it the matching personas from the warehouse and writes
+back what it decided. Persona ids are derived from the first identifier seen
+(uuid5 of the phone, else of the email), so a crashed and rerun load creates the
+same persona rather than a second one.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.engine import Connection
+
+from .normalize import CustomerRow
+from .warehouse import Warehouse
+
+NAMESPACE = uuid.UUID("0b7d4c1e-6a59-4e2b-9d8e-2f0c1a7e5b31")
+
+
+def persona_id_for(phone: str | None, email: str | None) -> str:
+    key = f"phone:{phone}" if phone else f"email:{email}"
+    return "p_" + uuid.uuid5(NAMESPACE, key).hex[:24]
+
+
+@dataclass
+class PersonaRecord:
+    persona_id: str
+    phone: str | None
+    email: str | None
+    existing: bool
+    sources: set[tuple[str, str]] = field(default_factory=set)
+    fills: dict[str, object] = field(default_factory=dict)
+    first: CustomerRow | None = None
+
+
+@dataclass
+class Resolution:
+    persona_of: dict[int, str]  # candidate index → persona id
+    created: list[PersonaRecord]
+    filled: list[PersonaRecord]
+    new_links: list[tuple[str, str, str]]  # credential, customer id, persona id
+    merged: int
+
+
+class PersonaIndex:
+    def __init__(self) -> None:
+        self.by_phone: dict[str, PersonaRecord] = {}
+        self.by_email: dict[str, PersonaRecord] = {}
+        self.by_source: dict[tuple[str, str], PersonaRecord] = {}
+        self.records: dict[str, PersonaRecord] = {}
+
+    def add_existing(self, persona_id: str, phone: str | None, email: str | None,
+                     source: tuple[str, str] | None = None) -> None:
+        rec = self.records.get(persona_id)
+        if rec is None:
+            rec = self.records[persona_id] = PersonaRecord(persona_id, phone, email, existing=True)
+            if phone:
+                self.by_phone[phone] = rec
+            if email:
+                self.by_email[email] = rec
+        if source:
+            rec.sources.add(source)
+            self.by_source[source] = rec
+
+    def resolve(self, candidates: list[CustomerRow]) -> Resolution:
+        persona_of: dict[int, str] = {}
+        created: dict[str, PersonaRecord] = {}
+        filled: dict[str, PersonaRecord] = {}
+        new_links: list[tuple[str, str, str]] = []
+        merged = 0
+        # Deterministic: the earliest-seen candidate founds a persona, whatever the page order.
+        order = sorted(range(len(candidates)), key=lambda i: (str(candidates[i].seen_at or ""), i))
+        for i in order:
+            c = candidates[i]
+            source = (c.credential, c.customer_id) if c.customer_id else None
+            rec = (
+                (self.by_phone.get(c.phone) if c.phone else None)
+                or (self.by_email.get(c.email) if c.email else None)
+                or (self.by_source.get(source) if source else None)
+            )
+            if rec is None:
+                if not c.usable:  # rule 12: no usable phone or email, no persona
+                    continue
+                pid = persona_id_for(c.phone, c.email)
+                rec = self.records.get(pid) or PersonaRecord(pid, c.phone, c.email, existing=False, first=c)
+                self.records[pid] = rec
+                created[pid] = rec
+            else:
+                self._fill(rec, c)
+                if rec.existing and rec.persona_id not in created:
+                    filled[rec.persona_id] = rec
+            self._register(rec)
+            if source and source not in rec.sources:
+                if rec.sources:
+                    merged += 1  # another customer id joins a persona known under a different one
+                rec.sources.add(source)
+                self.by_source[source] = rec
+                new_links.append((source[0], source[1], rec.persona_id))
+            persona_of[i] = rec.persona_id
+        return Resolution(persona_of, list(created.values()), list(filled.values()), new_links, merged)
+
+    def _fill(self, rec: PersonaRecord, c: CustomerRow) -> None:
+        if c.phone and not rec.phone and c.phone not in self.by_phone:
+            rec.phone = c.phone
+            rec.fills["phone"] = c.phone
+        if c.email and not rec.email and c.email not in self.by_email:
+            rec.email = c.email
+            rec.fills["email"] = c.email
+        for name in ("first_name", "last_name", "birth_date"):
+            value = getattr(c, name)
+            if value is not None:
+                rec.fills.setdefault(name, value)
+
+    def _register(self, rec: PersonaRecord) -> None:
+        if rec.phone:
+            self.by_phone.setdefault(rec.phone, rec)
+        if rec.email:
+            self.by_email.setdefault(rec.email, rec)
+
+
+def resolve_personas(wh: Warehouse, conn: Connection, candidates: list[CustomerRow], now: datetime) -> Resolution:
+    """Resolve candidates against the warehouse and write personas and links."""
+    wh.run(conn, "personas/lock")
+    wh.run(conn, "personas/stage_candidates")
+    rows = [{"credential": c.credential, "customer_id": c.customer_id, "phone": c.phone, "email": c.email}
+            for c in candidates if c.usable or c.customer_id]
+    if rows:
+        wh.run(conn, "personas/insert_candidate", rows)
+    index = PersonaIndex()
+    for r in wh.query(conn, "personas/matching"):
+        source = (r["credential"], r["customer_id"]) if r["credential"] else None
+        index.add_existing(r["persona_id"], r["phone"], r["email"], source)
+    res = index.resolve(candidates)
+    if res.created:
+        wh.run(conn, "personas/insert_persona", [
+            {"persona_id": p.persona_id, "phone": p.phone, "email": p.email,
+             "first_name": p.first.first_name if p.first else None,
+             "last_name": p.first.last_name if p.first else None,
+             "birth_date": p.first.birth_date if p.first else None, "now": now}
+            for p in res.created
+        ])
+    fills = [
+        {"persona_id": p.persona_id, "phone": p.fills.get("phone"), "email": p.fills.get("email"),
+         "first_name": p.fills.get("first_name"), "last_name": p.fills.get("last_name"),
+         "birth_date": p.fills.get("birth_date"), "now": now}
+        for p in res.filled if p.fills
+    ]
+    if fills:
+        wh.run(conn, "personas/fill_persona", fills)
+    if res.new_links:
+        wh.run(conn, "personas/link_source", [
+            {"credential": c, "customer_id": cid, "persona_id": pid, "now": now} for c, cid, pid in res.new_links
+        ])
+    return res
