@@ -14,7 +14,7 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import requests
@@ -189,8 +189,9 @@ def dedupe_latest(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 class Trident1Client:
-    def __init__(self, credential: Trident1Credential, **kwargs: Any):
+    def __init__(self, credential: Trident1Credential, *, page_limit: int = PAGE_LIMIT, **kwargs: Any):
         self.credential = credential
+        self.page_limit = page_limit
         self.http = HttpJsonClient(
             credential.conn_id,
             credential.base_url,
@@ -223,7 +224,7 @@ class Trident1Client:
     def window(self, path: str, since: datetime, before: datetime) -> list[dict]:
         return self.list(
             path,
-            {"updated_since": _rfc3339(since), "updated_before": _rfc3339(before), "limit": PAGE_LIMIT},
+            {"updated_since": _rfc3339(since), "updated_before": _rfc3339(before), "limit": self.page_limit},
         )
 
     def locations(self) -> list[dict]:
@@ -249,4 +250,4 @@ def _is_page(body: Any) -> bool:
 def _rfc3339(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError("window bounds must be timezone-aware")
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -13,14 +13,13 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
-from decimal import Decimal, InvalidOperation
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import phonenumbers
 
-UTC = timezone.utc
 CENT = Decimal("0.01")
 MONEY_RE = re.compile(r"^-?\d{1,15}(\.\d{1,2})?$")
 QTY_RE = re.compile(r"^-?\d{1,12}(\.\d{1,3})?$")

@@ -13,19 +13,19 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, time as dtime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
 from typing import Any
 
 from .client import Trident1Client, dedupe_latest
 from .config import Settings
 from .load import held_records, merge, quarantine, sync_settings, upsert_catalogue
-from .normalize import RefundRow, SaleRow, normalize_customer, normalize_refund, normalize_sale
+from .normalize import normalize_customer, normalize_refund, normalize_sale
 from .personas import resolve_personas
 from .validate import validate_refunds, validate_sales
 from .warehouse import Warehouse
 
 log = logging.getLogger(__name__)
-UTC = timezone.utc
 
 
 class RejectRateExceeded(RuntimeError):

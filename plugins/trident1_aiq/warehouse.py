@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -26,7 +26,6 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 log = logging.getLogger(__name__)
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "include" / "sql"
-UTC = timezone.utc
 
 
 def utcnow() -> datetime:

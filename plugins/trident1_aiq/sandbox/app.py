@@ -17,7 +17,7 @@ import random
 import re
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -26,7 +26,6 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from . import data
 from .data import DEFAULT_STORES, StoreSpec, Volume
 
-UTC = timezone.utc
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 FAULT_KINDS = ("429", "500", "502", "503", "504", "nonjson", "truncated", "nodata", "timeout")
 

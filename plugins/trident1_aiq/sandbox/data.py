@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-UTC = timezone.utc
 CENT = Decimal("0.01")
 #: No event (refund, void, update) happens later than this after the sale.
 MAX_EVENT_DELAY = timedelta(days=7)

@@ -1,0 +1,54 @@
+# The two front-door commands: `make run` (the DAG end to end on SQLite + sandbox)
+# and `make test` (the whole suite). Both install what they need first.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+
+export AIRFLOW_HOME ?= $(CURDIR)/.airflow
+export AIRFLOW__CORE__LOAD_EXAMPLES := False
+export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
+export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
+export PYTHONPATH := $(CURDIR)/plugins
+export GX_ANALYTICS_ENABLED := false
+
+.PHONY: install airflow-db run test test-fast lint sandbox config-check lock clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+airflow-db: install
+	$(BIN)/airflow db migrate >/dev/null
+
+## run: install, migrate Airflow's metadata DB, start the sandbox, run the DAG for yesterday, print a summary
+run: airflow-db
+	$(PY) -m trident1_aiq demo $(ARGS)
+
+## test: the whole suite (PostgreSQL tests need 127.0.0.1:5432; required when CI=true)
+test: install
+	$(PY) -m pytest $(ARGS)
+
+test-fast: install
+	$(PY) -m pytest -m "unit" $(ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+
+sandbox: install
+	$(PY) -m trident1_aiq sandbox $(ARGS)
+
+config-check: install
+	$(PY) -m trident1_aiq config check $(ARGS)
+
+lock: install
+	$(PY) -m pip freeze | grep -v -E '^(-e|trident1)' > requirements.lock.tmp && echo "review requirements.lock.tmp"
+
+clean:
+	rm -rf .airflow var .pytest_cache .ruff_cache

@@ -1,0 +1,65 @@
+"""trident1_sales_daily — Trident1 POS → AIQ warehouse, one run per business day.
+
+Wiring only: every task body is one call into ``trident1_aiq.airflow_adapter``.
+Nothing here reads a Variable or Connection, or opens a network or database
+connection, at parse time.
+
+Timetable: ``CronDataIntervalTimetable("0 0 * * *", UTC)``. The run for day D has
+the data interval [D 00:00Z, D+1 00:00Z) and starts once it has ended; the
+business day is the interval's start (or the ``business_date`` param of a
+manual run). See docs/architecture.md.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from airflow.sdk import CronDataIntervalTimetable, Param, TriggerRule, dag, get_current_context, task
+
+DOC = __doc__
+
+
+@dag(
+    dag_id="trident1_sales_daily",
+    schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
+    start_date=datetime(2026, 1, 1, tzinfo=UTC),
+    catchup=False,
+    max_active_runs=1,  # SQLite is the embedded warehouse: one writer at a time
+    default_args={"retries": 2, "retry_delay": timedelta(minutes=2), "retry_exponential_backoff": True},
+    params={
+        "business_date": Param(
+            None, type=["null", "string"], format="date",
+            description="Business day to process (YYYY-MM-DD); empty: the run's data interval",
+        )
+    },
+    tags=["trident1", "aiq"],
+    doc_md=DOC,
+)
+def trident1_sales_daily():
+    @task(retries=0)
+    def check_config() -> list[str]:
+        """Validate all Variables and Connections; migrate; mirror stores and mappings."""
+        from trident1_aiq import airflow_adapter
+
+        return airflow_adapter.check_config(get_current_context())
+
+    @task(map_index_template="{{ credential }}")
+    def ingest(credential: str) -> dict:
+        """Extract, validate (Great Expectations) and load one Trident1 credential."""
+        from trident1_aiq import airflow_adapter
+
+        context = get_current_context()
+        context["credential"] = credential  # names the mapped task instance in the UI
+        return airflow_adapter.ingest(credential, context)
+
+    @task(trigger_rule=TriggerRule.ALL_DONE)
+    def run_report() -> dict:
+        """Summarise the run from etl_runs (runs even when an ingest failed)."""
+        from trident1_aiq import airflow_adapter
+
+        return airflow_adapter.run_report(get_current_context())
+
+    ingest.expand(credential=check_config()) >> run_report()
+
+
+DAG = trident1_sales_daily()

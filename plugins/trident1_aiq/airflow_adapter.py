@@ -1,0 +1,174 @@
+"""The only module that talks to Airflow: Variables, Connections and task context in,
+plain settings and plain function calls out. Every DAG task body is one call here.
+
+Airflow is imported inside the functions, so importing this module (at DAG parse
+time) touches no Variable, Connection, network or database.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from .config import (
+    VARIABLES,
+    ConfigError,
+    Settings,
+    Trident1Credential,
+    load_settings,
+    trident1_credential,
+)
+from .warehouse import Warehouse, sqlite_url
+
+log = logging.getLogger(__name__)
+WAREHOUSE_CONN_ID = "warehouse_default"
+
+
+# ------------------------------------------------------------------ reading Airflow
+
+
+def read_variables() -> dict[str, str | None]:
+    from airflow.sdk import Variable
+
+    return {name: Variable.get(name, default=None) for name in VARIABLES}
+
+
+def read_settings() -> Settings:
+    return load_settings(read_variables())
+
+
+def _connection(conn_id: str):
+    from airflow.sdk import BaseHook
+
+    try:
+        return BaseHook.get_connection(conn_id)
+    except Exception as exc:  # AirflowNotFoundException and friends
+        if "isn't defined" in str(exc) or "not found" in str(exc).lower() or type(exc).__name__.endswith("NotFoundException"):
+            return None
+        raise
+
+
+def read_credential(conn_id: str) -> Trident1Credential:
+    conn = _connection(conn_id)
+    if conn is None:
+        raise ConfigError([f"connection {conn_id}: not defined (add it as an Airflow Connection)"])
+    return trident1_credential(conn_id, host=conn.host, schema=conn.schema, port=conn.port,
+                               password=conn.password, extra=conn.extra_dejson)
+
+
+def warehouse_url_from(conn: Any | None, default_path: Path) -> str:
+    """``warehouse_default`` as a SQLAlchemy URL; SQLite at ``default_path`` when absent."""
+    from sqlalchemy.engine import URL
+
+    if conn is None:
+        return sqlite_url(default_path)
+    kind = (conn.conn_type or "").lower()
+    if kind == "sqlite":
+        host = conn.host or ""
+        if host.startswith("sqlite:"):
+            return host
+        return sqlite_url(host or default_path)
+    if kind in ("postgres", "postgresql"):
+        return URL.create("postgresql+psycopg", username=conn.login or None, password=conn.password or None,
+                          host=conn.host or "localhost", port=conn.port or 5432,
+                          database=conn.schema or "postgres").render_as_string(hide_password=False)
+    raise ConfigError([f"connection {WAREHOUSE_CONN_ID}: type {kind!r} is not supported (postgres or sqlite)"])
+
+
+def default_warehouse_path() -> Path:
+    home = Path(os.environ.get("AIRFLOW_HOME", Path.home() / "airflow"))
+    return home / "trident1_warehouse.db"
+
+
+def read_warehouse() -> Warehouse:
+    return Warehouse(warehouse_url_from(_connection(WAREHOUSE_CONN_ID), default_warehouse_path()))
+
+
+# ------------------------------------------------------------------ run context
+
+
+def business_date_of(context: dict[str, Any]) -> date:
+    """The business day a run processes: the ``business_date`` param of a manual run,
+    else the start of the run's data interval (the explicit daily timetable's day)."""
+    param = (context.get("params") or {}).get("business_date")
+    if param:
+        return date.fromisoformat(str(param))
+    start = context.get("data_interval_start") or context.get("logical_date")
+    if start is None:
+        raise ValueError("the run has no data interval and no business_date param")
+    return start.astimezone(UTC).date()
+
+
+def run_id_of(context: dict[str, Any]) -> str:
+    return str(context["run_id"])
+
+
+# ------------------------------------------------------------------ task bodies
+
+
+def check_config(context: dict[str, Any]) -> list[str]:
+    """Validate every Variable and Connection, then migrate and mirror settings (rule 7)."""
+    from .pipeline import prepare_run, record_config_failure
+
+    now = datetime.now(UTC)
+    run_id = run_id_of(context)
+    day = business_date_of(context)
+    wh = read_warehouse()
+    try:
+        problems: list[str] = []
+        try:
+            settings = read_settings()
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+            settings = None
+        if settings is not None:
+            for conn_id in settings.integration.credentials:
+                try:
+                    read_credential(conn_id)
+                except ConfigError as exc:
+                    problems.extend(exc.problems)
+        if problems:
+            error = ConfigError(problems)
+            record_config_failure(wh, run_id, day, str(error), now)
+            log.error("%s", error)
+            raise error
+        applied = prepare_run(wh, settings, now)
+        if applied:
+            log.info("warehouse %s: applied migrations %s", wh.safe_url, ", ".join(applied))
+        log.info("business date %s; credentials: %s", day, ", ".join(settings.integration.credentials))
+        return list(settings.integration.credentials)
+    finally:
+        wh.dispose()
+
+
+def ingest(credential: str, context: dict[str, Any]) -> dict[str, Any]:
+    from .client import Trident1Client
+    from .pipeline import ingest_credential, run_window
+
+    now = datetime.now(UTC)
+    settings = read_settings()
+    window = run_window(business_date_of(context), settings.integration.lookback_hours, now)
+    wh = read_warehouse()
+    try:
+        return ingest_credential(wh=wh, client=Trident1Client(read_credential(credential)), settings=settings,
+                                 credential=credential, run_id=run_id_of(context), window=window, now=now)
+    finally:
+        wh.dispose()
+
+
+def run_report(context: dict[str, Any]) -> dict[str, Any]:
+    from .report import run_summary
+
+    wh = read_warehouse()
+    try:
+        settings = read_settings()
+        text, totals = run_summary(wh, run_id_of(context), settings)
+        log.info("run summary\n%s", text)
+        if totals["failed"]:  # this task is the leaf: it must not turn a failed run green
+            raise RuntimeError(f"credentials failed in this run: {', '.join(totals['failed'])}")
+        return totals
+    finally:
+        wh.dispose()

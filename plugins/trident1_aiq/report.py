@@ -1,0 +1,56 @@
+"""The run report (rule 27): a readable summary of one DAG run from ``etl_runs``."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+from .config import Settings
+from .warehouse import Warehouse
+
+COLUMNS = ("records_read", "loaded", "updated", "unchanged", "quarantined", "held", "released",
+           "refunds_loaded", "personas_created", "personas_merged")
+AGE_NOTE = ("age_compliant is false: loyalty enrollment and SMS opt-ins are skipped for this source "
+            "(rule 2); sales still load")
+
+
+def skipped_notes(settings: Settings) -> list[str]:
+    return [] if settings.integration.age_compliant else [AGE_NOTE]
+
+
+def run_summary(wh: Warehouse, run_id: str, settings: Settings | None = None) -> tuple[str, dict[str, Any]]:
+    with wh.begin() as conn:
+        if settings is not None:
+            for note in skipped_notes(settings):
+                wh.run(conn, "report/run_note", {"run_id": run_id, "note": note})
+        runs = wh.query(conn, "report/run_rows", {"run_id": run_id})
+        locs = wh.query(conn, "report/run_location_rows", {"run_id": run_id})
+        reasons = wh.query(conn, "report/quarantine_reasons", {"run_id": run_id})
+    totals = {c: sum(int(r.get(c) or 0) for r in runs) for c in COLUMNS}
+    totals["credentials"] = len([r for r in runs if r["credential"] != "*"])
+    totals["failed"] = [r["credential"] for r in runs if r["status"] != "success"]
+    by_reason: Counter = Counter()
+    for r in reasons:
+        for reason in json.loads(r["reasons"]):
+            if not reason.startswith("note:"):
+                by_reason[reason.split(":", 1)[0]] += 1
+    lines = [f"Run {run_id}"]
+    header = f"  {'credential / location':<28}{'store':<16}" + "".join(f"{c[:10]:>11}" for c in COLUMNS[:8])
+    lines.append(header)
+    for r in runs:
+        lines.append(f"  {r['credential']:<28}{'':<16}" + "".join(f"{int(r.get(c) or 0):>11}" for c in COLUMNS[:8])
+                     + f"   {r['status']}")
+        for loc in (x for x in locs if x["credential"] == r["credential"]):
+            lines.append(f"    {loc['location_id']:<26}{(loc['store_id'] or '(unmapped)'):<16}"
+                         + "".join(f"{int(loc.get(c) or 0):>11}" for c in COLUMNS[:8]))
+        if r.get("step_seconds"):
+            steps = json.loads(r["step_seconds"])
+            lines.append("    step seconds: " + ", ".join(f"{k} {v:.2f}" for k, v in steps.items()))
+        if r.get("notes"):
+            lines.append(f"    notes: {r['notes']}")
+    lines.append(f"  personas created {totals['personas_created']}, merged {totals['personas_merged']}")
+    if by_reason:
+        lines.append("  open quarantine met by this run, by reason: "
+                     + ", ".join(f"{k} {v}" for k, v in sorted(by_reason.items())))
+    return "\n".join(lines), totals
