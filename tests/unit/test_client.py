@@ -1,0 +1,132 @@
+"""Trident1 client against the local sandbox: paging, dedupe, retries, errors (trident1-api.md)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from trident1_aiq.client import RetryPolicy, Trident1Client, Trident1Error
+from trident1_aiq.sandbox import data
+from trident1_aiq.sandbox.app import Faults
+
+from ..conftest import DAY, NOW, credential_for
+
+pytestmark = pytest.mark.unit
+SINCE = NOW - timedelta(days=2)
+
+
+def client(server, name="acme", key=None, attempts=6, sleeps=None, **kw):
+    waits = sleeps if sleeps is not None else []
+    return Trident1Client(credential_for(server, name, key), retry=RetryPolicy(attempts=attempts, jitter=lambda: 0.5),
+                          sleep=waits.append, **kw)
+
+
+def expected_ids(server, since=SINCE, before=NOW):
+    st = server.state
+    return sorted(str(r["id"]) for r in data.list_sales(st.stores["acme"], st.volume, since, before, st.now))
+
+
+def test_pagination_follows_cursor_until_null(sandbox):
+    c = client(sandbox, page_limit=37)
+    records = c.sales(SINCE, NOW)
+    assert sorted(str(r["id"]) for r in records) == expected_ids(sandbox)
+    assert c.http.requests_made >= len(records) // 37  # really paged
+
+
+def test_both_auth_headers_are_sent(sandbox):
+    from trident1_aiq.config import trident1_credential
+    cred = trident1_credential("trident1_acme", host=f"127.0.0.1:{sandbox.port}", schema="http", port=None,
+                               password="sandbox-acme-key", extra={"store_name": "bolt"})
+    with pytest.raises(Trident1Error) as err:
+        Trident1Client(cred).locations()
+    assert "403" in str(err.value)  # the key is acme's: the store header was checked too
+
+
+def test_duplicates_across_pages_are_removed(sandbox):
+    sandbox.state.faults = Faults(duplicate_pages=True)
+    records = client(sandbox, page_limit=25).sales(SINCE, NOW)
+    ids = [str(r["id"]) for r in records if r.get("id")]
+    assert len(ids) == len(set(ids))
+    assert sorted(str(r["id"]) for r in records) == expected_ids(sandbox)
+
+
+def test_dedupe_keeps_latest_updated_at():
+    from trident1_aiq.client import dedupe_latest
+
+    old = {"id": "S-1", "updated_at": "2026-11-25T10:00:00Z", "status": "completed"}
+    new = {"id": "S-1", "updated_at": "2026-11-26T10:00:00Z", "status": "refunded"}
+    assert dedupe_latest([new, old]) == [new]
+    assert dedupe_latest([old, new]) == [new]
+
+
+def test_429_waits_retry_after_then_succeeds(sandbox):
+    sandbox.state.faults = Faults(script=["429", "429"], retry_after=3)
+    waits: list[float] = []
+    c = client(sandbox, sleeps=waits)
+    assert c.locations()
+    assert waits == [3.0, 3.0]
+
+
+def test_retry_after_is_capped(sandbox):
+    sandbox.state.faults = Faults(script=["429"], retry_after=3600)
+    waits: list[float] = []
+    c = Trident1Client(credential_for(sandbox, "acme"), retry=RetryPolicy(max_retry_after=60), sleep=waits.append)
+    c.locations()
+    assert waits == [60.0]
+
+
+@pytest.mark.parametrize("fault", ["500", "502", "503", "504", "nonjson", "truncated", "nodata"])
+def test_transient_fault_then_success(sandbox, fault):
+    sandbox.state.faults = Faults(script=[fault])
+    c = client(sandbox)
+    assert sorted(str(r["id"]) for r in c.sales(SINCE, NOW)) == expected_ids(sandbox)
+    assert c.http.retries == 1
+
+
+def test_invalid_json_retried_then_fails_clearly(sandbox):
+    sandbox.state.faults = Faults(script=["nonjson"] * 5)
+    waits: list[float] = []
+    with pytest.raises(Trident1Error) as err:
+        client(sandbox, attempts=3, sleeps=waits).locations()
+    assert "not valid JSON" in str(err.value) and "gave up after 3 attempts" in str(err.value)
+    assert len(waits) == 2  # exponential back-off between the three attempts
+    assert waits[1] > waits[0]
+
+
+def test_timeout_is_transient(sandbox):
+    sandbox.state.faults = Faults(script=["timeout"], timeout_s=1.5)
+    c = client(sandbox, timeout=(2.0, 0.5))
+    assert c.locations()
+    assert c.http.retries == 1
+
+
+def test_401_names_the_connection_never_the_key_and_is_not_retried(sandbox):
+    c = client(sandbox, key="wrong-key-XYZZY-123")
+    with pytest.raises(Trident1Error) as err:
+        c.locations()
+    text = str(err.value)
+    assert "401" in text and "trident1_acme" in text
+    assert "XYZZY" not in text and "sandbox-acme-key" not in text
+    assert c.http.requests_made == 1
+
+
+def test_400_is_not_retried(sandbox):
+    c = client(sandbox)
+    with pytest.raises(Trident1Error) as err:
+        c.sales(NOW, NOW - timedelta(hours=1))  # since after before
+    assert "400" in str(err.value) and c.http.requests_made == 1
+
+
+def test_404_is_not_retried(sandbox):
+    c = client(sandbox)
+    with pytest.raises(Trident1Error) as err:
+        list(c.iter_pages("/nothing"))
+    assert "404" in str(err.value) and c.http.requests_made == 1
+
+
+def test_window_parameters_follow_the_contract(sandbox):
+    day_start = NOW.replace(hour=0) - timedelta(days=1)
+    assert DAY == day_start.date()
+    records = client(sandbox).sales(day_start, NOW.replace(hour=0))
+    assert all(day_start.strftime("%Y-%m-%d") <= r["updated_at"][:10] for r in records)

@@ -1,0 +1,112 @@
+"""Normalisation: money, time, business date, phones, emails (rules 9, 12, 13)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+
+from trident1_aiq.normalize import (
+    business_date,
+    normalize_customer,
+    normalize_email,
+    normalize_phone,
+    normalize_sale,
+    parse_money,
+    parse_time,
+)
+from trident1_aiq.pipeline import run_window
+
+pytestmark = pytest.mark.unit
+
+
+def sale(**over):
+    base = {
+        "id": "S-1", "location_id": "LOC-1", "receipt_number": "1", "status": "completed",
+        "created_at": "2026-11-25T22:30:00-07:00", "updated_at": "2026-11-26T05:30:00Z",
+        "customer": {"id": "C-9", "first_name": " Ana ", "last_name": "Núñez", "phone": "(303) 555-0101",
+                     "email": " Ana.Nunez@Example.com "},
+        "items": [{"line_id": 1, "sku": "K", "name": "Knife", "category": "Knives", "quantity": "1.000",
+                   "unit_price": "35.00", "discount": "3.50", "tax": "5.20", "total": "36.70"}],
+        "discounts": [{"discount_id": "D-10", "code": "T", "name": "10%", "amount": "3.50", "in_store_only": False}],
+        "payments": [{"method": "cash", "amount": "36.70"}],
+        "subtotal": "35.00", "discount_total": "3.50", "tax_total": "5.20", "total": "36.70", "currency": "USD",
+    }
+    base.update(over)
+    return base
+
+
+def test_money_is_decimal_and_never_from_float():
+    assert parse_money("35.00") == Decimal("35.00")
+    assert isinstance(parse_money("0.10"), Decimal)
+    assert parse_money(35.5) is None  # a binary float is refused
+    assert parse_money("12,3O") is None
+    assert parse_money("1.234") is None
+
+
+def test_rule9_sold_at_utc_and_business_date_local():
+    row = normalize_sale(sale(), 0, "trident1_acme", {"LOC-1": "America/Denver"}, "US")
+    assert row.sold_at == datetime(2026, 11, 26, 5, 30, tzinfo=UTC)
+    assert row.business_date == date(2026, 11, 25)  # local evening, next day in UTC
+    assert row.subtotal == Decimal("35.00") and row.total == Decimal("36.70")
+
+
+def test_rule9_business_date_follows_location_zone():
+    moment = parse_time("2026-11-26T02:00:00Z")
+    assert business_date(moment, "America/Los_Angeles") == date(2026, 11, 25)
+    assert business_date(moment, "Europe/Paris") == date(2026, 11, 26)
+
+
+def test_rule9_window_is_utc_day_plus_lookback_and_never_in_the_future():
+    w = run_window(date(2026, 11, 25), 48)
+    assert w.start == datetime(2026, 11, 23, tzinfo=UTC)
+    assert w.end == datetime(2026, 11, 26, tzinfo=UTC)
+    early = run_window(date(2026, 11, 25), 0, now=datetime(2026, 11, 25, 12, tzinfo=UTC))
+    assert early.end == datetime(2026, 11, 25, 12, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("typed", "e164"), [
+    ("(303) 555-0101", "+13035550101"), ("303.555.0101", "+13035550101"), (" 1-303-555-0101 ", "+13035550101"),
+    ("+1 720 284 7731", "+17202847731"), ("000-000-0000", None), ("555-555-5555", None), ("12345", None),
+    ("", None), (None, None), ("n/a", None),
+])
+def test_rule13_phone_e164_or_dropped(typed, e164):
+    assert normalize_phone(typed, "US") == e164
+
+
+def test_rule13_phone_region_is_configurable():
+    assert normalize_phone("020 7946 0018", "GB") == "+442079460018"
+    assert normalize_phone("020 7946 0018", "US") is None
+
+
+@pytest.mark.parametrize(("typed", "clean"), [
+    (" Ana.Nunez@Example.com ", "ana.nunez@example.com"), ("noemail@example.com", None), ("NONE@none.com", None),
+    ("n/a@x.com", None), ("declined@store.com", None), ("ana@", None), ("a@b@c.com", None), ("ana@localhost", None),
+    ("", None), (None, None),
+])
+def test_rule13_email_trimmed_lowercased_placeholders_dropped(typed, clean):
+    assert normalize_email(typed) == clean
+
+
+def test_rule13_invalid_contact_dropped_but_sale_kept():
+    row = normalize_sale(sale(customer={"id": "C-1", "phone": "000-000-0000", "email": "noemail@x.com"}),
+                         0, "trident1_acme", {}, "US")
+    assert row.sale_id == "S-1" and not row.parse_notes
+    assert row.customer.phone is None and row.customer.email is None
+
+
+def test_rule12_only_customers_with_usable_contact_are_persona_candidates():
+    assert normalize_customer({"id": "C", "phone": "(303) 555-0101"}, "c", "US").usable
+    assert normalize_customer({"id": "C", "email": "a@b.co"}, "c", "US").usable
+    assert not normalize_customer({"id": "C", "first_name": "Ana", "phone": "n/a"}, "c", "US").usable
+    assert normalize_customer(None, "c", "US") is None  # anonymous sale
+
+
+def test_unparseable_values_become_notes_not_exceptions():
+    row = normalize_sale(sale(subtotal="12,3O", created_at="11/25/2026 10:00", items="oops"), 0, "c", {}, "US")
+    assert row.subtotal is None and row.sold_at is None
+    assert any("subtotal" in n for n in row.parse_notes)
+    assert any("created_at" in n for n in row.parse_notes)
+    assert any("items" in n for n in row.parse_notes)
+    assert normalize_sale("not a dict", 0, "c", {}, "US").parse_notes

@@ -1,0 +1,99 @@
+"""Great Expectations validation: every malformed kind is rejected with its reason (rule 10)."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from trident1_aiq.normalize import normalize_refund, normalize_sale
+from trident1_aiq.validate import validate_refunds, validate_sales
+
+from .test_normalize import sale
+
+pytestmark = pytest.mark.unit
+KNOWN = {"LOC-1", "LOC-2"}
+
+
+def _reasons(raw):
+    rows = [normalize_sale(raw, 0, "c", {"LOC-1": "America/Denver"}, "US"),
+            normalize_sale(sale(id="S-ok"), 1, "c", {"LOC-1": "America/Denver"}, "US")]
+    good, bad = validate_sales(rows, KNOWN)
+    assert [g.sale_id for g in good] == ["S-ok"]  # the good record of the batch still passes
+    assert len(bad) == 1
+    return " | ".join(bad[0][1])
+
+
+def test_well_formed_sale_passes():
+    good, bad = validate_sales([normalize_sale(sale(), 0, "c", {}, "US")], KNOWN)
+    assert len(good) == 1 and not bad
+
+
+def test_rule10_missing_id():
+    assert "missing_id" in _reasons(sale(id=None))
+
+
+def test_rule10_unparseable_money():
+    reasons = _reasons(sale(subtotal="12,3O"))
+    assert "bad_money: subtotal" in reasons and "note: subtotal" in reasons
+
+
+def test_rule10_unparseable_time():
+    assert "bad_time: created_at" in _reasons(sale(created_at="11/25/2026 10:00"))
+
+
+def test_rule10_lines_do_not_add_up_beyond_one_cent():
+    assert "lines_do_not_add_up: total is not subtotal" in _reasons(sale(total="37.70"))
+    raw = sale()
+    raw["items"][0]["total"] = "36.72"
+    assert "an item's total" in _reasons(raw)
+
+
+def test_rule10_one_cent_is_rounding_not_an_error():
+    raw = sale(total="36.71")
+    raw["payments"][0]["amount"] = "36.71"
+    good, bad = validate_sales([normalize_sale(raw, 0, "c", {}, "US")], KNOWN)
+    assert len(good) == 1 and not bad
+
+
+def test_rule10_negative_total_on_completed_sale():
+    raw = sale(subtotal="-35.00", tax_total="-5.20", total="-36.70")
+    raw["items"][0].update(unit_price="-35.00", tax="-5.20", total="-43.70")
+    assert "negative_total" in _reasons(raw)
+
+
+def test_rule10_unknown_location():
+    assert "unknown_location" in _reasons(sale(location_id="LOC-99"))
+
+
+def test_rule10_every_reason_is_listed():
+    reasons = _reasons(sale(id=None, location_id="LOC-99", total="99.00"))
+    assert "missing_id" in reasons and "unknown_location" in reasons and "lines_do_not_add_up" in reasons
+
+
+def test_zero_quantity_is_quarantined():
+    raw = copy.deepcopy(sale())
+    raw["items"][0]["quantity"] = "0.000"
+    assert "bad_quantity" in _reasons(raw)
+
+
+def test_absurd_but_consistent_amount_is_quarantined():
+    big = "10000000000000.00"  # 10^13 dollars, every sum right (longer is not money at all)
+    raw = sale(subtotal=big, discount_total="0.00", tax_total="0.00", total=big, discounts=[],
+               payments=[{"method": "card", "amount": big}])
+    raw["items"][0].update(unit_price=big, discount="0.00", tax="0.00", total=big)
+    reasons = _reasons(raw)
+    assert "absurd_amount" in reasons and "lines_do_not_add_up" not in reasons
+
+
+def test_absurd_dates_are_quarantined():
+    assert "absurd_date" in _reasons(sale(created_at="1900-01-01T10:00:00-07:00"))
+
+
+def test_refund_validation():
+    ok = {"id": "R-1", "sale_id": "S-1", "location_id": "LOC-1", "created_at": "2026-11-27T11:20:00-07:00",
+          "amount": "31.50", "tax": "5.20", "total": "36.70", "items": [], "reason": "x"}
+    bad = dict(ok, id="R-2", total="40.00")
+    good, rejected = validate_refunds([normalize_refund(ok, 0, "c", {}), normalize_refund(bad, 1, "c", {})], KNOWN)
+    assert [g.refund_id for g in good] == ["R-1"]
+    assert "total is not amount + tax" in " ".join(rejected[0][1])
