@@ -1,0 +1,263 @@
+"""The ingest pipeline against the sandbox, on SQLite and PostgreSQL (rules 6, 8–10, 14, 15, 27)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import text
+
+from trident1_aiq import load as load_module
+from trident1_aiq.client import Trident1Client
+from trident1_aiq.config import default_variable_text, load_settings
+from trident1_aiq.pipeline import RejectRateExceeded, ingest_credential, prepare_run, run_window
+from trident1_aiq.sandbox import data
+
+from ..conftest import DAY, NOW, credential_for
+
+pytestmark = pytest.mark.integration
+
+#: Columns that record *when* this project wrote a row: they differ between runs by design.
+VOLATILE = {"loaded_at", "run_id", "first_run_id", "last_seen_at", "updated_at", "created_at", "first_seen_at",
+            "quarantine_id", "quarantined_at", "released_at", "released_by_run"}
+SNAPSHOT_TABLES = ("sales", "sale_items", "sale_discounts", "refunds", "personas", "persona_sources",
+                   "quarantine", "trident1_locations", "store_mappings")
+
+
+def ingest(wh, server, settings, name="acme", run_id="run-1", day=DAY, now=NOW):
+    return ingest_credential(wh=wh, client=Trident1Client(credential_for(server, name)), settings=settings,
+                             credential=f"trident1_{name}", run_id=run_id,
+                             window=run_window(day, settings.integration.lookback_hours, now), now=now)
+
+
+def snapshot(wh) -> dict[str, list[tuple]]:
+    out = {}
+    with wh.begin() as conn:
+        for table in SNAPSHOT_TABLES:
+            rows = [dict(r._mapping) for r in conn.execute(text(f"SELECT * FROM {table}"))]
+            if table == "sales":  # updated_at here is Trident1's, part of the data
+                keep = [{k: v for k, v in r.items() if k not in VOLATILE - {"updated_at"}} for r in rows]
+            else:
+                keep = [{k: v for k, v in r.items() if k not in VOLATILE} for r in rows]
+            out[table] = sorted(tuple(sorted((k, str(v)) for k, v in r.items())) for r in keep)
+    return out
+
+
+def served(server, name="acme", day=DAY, lookback=48, now=NOW):
+    st = server.state
+    w = run_window(day, lookback, now)
+    return (data.list_sales(st.stores[name], st.volume, w.start, w.end, now),
+            data.list_refunds(st.stores[name], st.volume, w.start, w.end, now))
+
+
+def scalar(wh, sql, **params):
+    with wh.begin() as conn:
+        return wh.execute(conn, sql, params).scalar()
+
+
+def test_counts_per_store_match_what_the_sandbox_served(warehouse, sandbox, settings):
+    """Rules 6, 8, 10: every served sale is loaded, quarantined or held — none lost, none doubled."""
+    prepare_run(warehouse, settings, NOW)
+    summary = ingest(warehouse, sandbox, settings)
+    sales, refunds = served(sandbox)
+    malformed = [s for s in sales if s.get("_malformed")]
+    mapped = settings.mapping_for("trident1_acme")
+    good = [s for s in sales if not s.get("_malformed")]
+    expected = Counter(mapped[s["location_id"]] for s in good if s["location_id"] in mapped)
+    with warehouse.begin() as conn:
+        got = Counter({r.store_id: r.n for r in conn.execute(text(
+            "SELECT store_id, COUNT(*) AS n FROM sales GROUP BY store_id"))})
+    assert got == expected and sum(got.values()) > 100
+    held_sales = [s for s in good if s["location_id"] not in mapped]
+    held_refunds = [r for r in refunds if r["location_id"] not in mapped]
+    assert summary["quarantined"] == len(malformed) > 0
+    assert summary["held"] == len(held_sales) + len(held_refunds) > 0
+    assert scalar(warehouse, "SELECT COUNT(*) FROM quarantine WHERE held = FALSE") == len(malformed)
+    assert scalar(warehouse, "SELECT COUNT(*) FROM refunds") == len([r for r in refunds if r["location_id"] in mapped])
+    lines = sum(len(s["items"]) for s in good if s["location_id"] in mapped)
+    assert scalar(warehouse, "SELECT COUNT(*) FROM sale_items") == lines
+
+
+def test_rule8_rerun_and_overlapping_window_change_nothing(warehouse, sandbox, settings):
+    prepare_run(warehouse, settings, NOW)
+    ingest(warehouse, sandbox, settings, run_id="run-1")
+    first = snapshot(warehouse)
+    again = ingest(warehouse, sandbox, settings, run_id="run-2")
+    assert again["loaded"] == again["updated"] == 0
+    assert snapshot(warehouse) == first
+    # The previous day overlaps by the look-back: it adds its own older rows, changes none of ours.
+    ingest(warehouse, sandbox, settings, run_id="run-3", day=DAY - timedelta(days=1))
+    after = snapshot(warehouse)
+    assert set(first["sales"]) <= set(after["sales"])
+
+
+def test_rule8_newer_version_replaces_the_sale(warehouse, sandbox, settings):
+    prepare_run(warehouse, settings, NOW)
+    early = NOW - timedelta(days=3)
+    sandbox.state.now = early
+    ingest(warehouse, sandbox, settings, run_id="early", day=(early - timedelta(days=1)).date(), now=early)
+    before = {r.sale_id: r.status for r in _sales(warehouse)}
+    sandbox.state.now = NOW
+    summary = ingest(warehouse, sandbox, settings, run_id="late")
+    after = {r.sale_id: r.status for r in _sales(warehouse)}
+    changed = {k for k in before if before[k] != after.get(k)}
+    assert changed and summary["updated"] >= len(changed)
+    assert {after[k] for k in changed} <= {"refunded", "partially_refunded", "voided"}
+    with warehouse.begin() as conn:  # lines replaced, not doubled
+        dupes = conn.execute(text("SELECT credential, sale_id, line_id, COUNT(*) FROM sale_items "
+                                  "GROUP BY credential, sale_id, line_id HAVING COUNT(*) > 1")).fetchall()
+    assert dupes == []
+
+
+def _sales(wh):
+    with wh.begin() as conn:
+        return conn.execute(text("SELECT sale_id, status FROM sales")).fetchall()
+
+
+def test_rule6_unmapped_location_held_then_loaded_when_mapped(warehouse, sandbox, settings):
+    prepare_run(warehouse, settings, NOW)
+    first = ingest(warehouse, sandbox, settings, run_id="r1", day=DAY - timedelta(days=3))
+    held = scalar(warehouse, "SELECT COUNT(*) FROM quarantine WHERE held = TRUE AND released_at IS NULL")
+    assert held == first["held"] > 0
+    assert scalar(warehouse, "SELECT COUNT(*) FROM sales WHERE location_id = 'LOC-4'") == 0
+
+    maps = json.loads(default_variable_text("trident1_store_mappings"))
+    maps.append({"credential": "trident1_acme", "location_id": "LOC-4", "store_id": "la-venice"})
+    mapped = load_settings({"trident1_store_mappings": json.dumps(maps)})
+    prepare_run(warehouse, mapped, NOW)
+    # The admin maps LOC-4; the next run processes another day, yet loads everything held, of every day.
+    second = ingest(warehouse, sandbox, mapped, run_id="r2", day=DAY)
+    assert second["released"] > 0
+    assert scalar(warehouse, "SELECT COUNT(*) FROM quarantine WHERE held = TRUE AND released_at IS NULL") == 0
+    old_days = scalar(warehouse, "SELECT COUNT(DISTINCT business_date) FROM sales WHERE location_id = 'LOC-4' "
+                                 "AND business_date < :d", d=DAY - timedelta(days=4))
+    assert old_days >= 1  # days the second window never read
+    assert scalar(warehouse, "SELECT COUNT(*) FROM sales WHERE location_id = 'LOC-4' AND store_id = 'la-venice'") > 0
+
+
+def test_rule10_same_bad_record_refreshes_its_row(warehouse, sandbox, settings):
+    prepare_run(warehouse, settings, NOW)
+    ingest(warehouse, sandbox, settings, run_id="r1")
+    n = scalar(warehouse, "SELECT COUNT(*) FROM quarantine WHERE held = FALSE")
+    ingest(warehouse, sandbox, settings, run_id="r2")
+    assert scalar(warehouse, "SELECT COUNT(*) FROM quarantine WHERE held = FALSE") == n
+    assert scalar(warehouse, "SELECT COUNT(*) FROM quarantine WHERE held = FALSE AND run_id = 'r2'") == n
+    assert scalar(warehouse, "SELECT COUNT(*) FROM quarantine WHERE first_run_id = 'r1'") >= n
+    with warehouse.begin() as conn:
+        row = conn.execute(text("SELECT reasons, payload FROM quarantine WHERE held = FALSE")).first()
+    assert json.loads(row.reasons) and json.loads(row.payload)  # reasons and the raw payload
+
+
+def test_rule10_valid_version_releases_the_quarantined_record(warehouse, sandbox, settings):
+    prepare_run(warehouse, settings, NOW)
+    ingest(warehouse, sandbox, settings, run_id="r1")
+    with warehouse.begin() as conn:
+        key = conn.execute(text("SELECT record_key FROM quarantine WHERE held = FALSE AND record_key LIKE 'S-%'")).scalar()
+        # pretend an earlier run had quarantined a record that is valid now
+        good = conn.execute(text("SELECT sale_id FROM sales LIMIT 1")).scalar()
+        warehouse.execute(conn, "UPDATE quarantine SET record_key = :g WHERE record_key = :k", {"g": good, "k": key})
+        conn.execute(text("DELETE FROM sales WHERE sale_id = :g"), {"g": good})
+    ingest(warehouse, sandbox, settings, run_id="r2")
+    assert scalar(warehouse, "SELECT released_by_run FROM quarantine WHERE record_key = :g", g=good) == "r2"
+
+
+def test_rule10_reject_rate_over_limit_fails_after_quarantining(warehouse, sandbox):
+    strict = load_settings({"trident1_integration": json.dumps({"credentials": ["trident1_acme", "trident1_bolt"],
+                                                                "max_reject_rate": 0.001})})
+    prepare_run(warehouse, strict, NOW)
+    with pytest.raises(RejectRateExceeded) as err:
+        ingest(warehouse, sandbox, strict)
+    assert "max_reject_rate" in str(err.value)
+    assert scalar(warehouse, "SELECT COUNT(*) FROM quarantine WHERE held = FALSE") > 0
+    assert scalar(warehouse, "SELECT COUNT(*) FROM sales") > 0  # good rows of the batch loaded
+    assert scalar(warehouse, "SELECT status FROM etl_runs WHERE credential = 'trident1_acme'") == "failed"
+
+
+def test_rule14_rule15_personas_merged_and_sourced_from_trident1(warehouse, sandbox, settings):
+    prepare_run(warehouse, settings, NOW)
+    acme = ingest(warehouse, sandbox, settings, "acme")
+    bolt = ingest(warehouse, sandbox, settings, "bolt")
+    assert acme["personas_created"] > 0 and acme["personas_merged"] + bolt["personas_merged"] > 0
+    assert scalar(warehouse, "SELECT COUNT(*) FROM personas WHERE sourced_from <> 'Trident 1'") == 0
+    # one person (same phone) shops at both store accounts: one persona with sales at both
+    assert scalar(warehouse, "SELECT COUNT(*) FROM (SELECT persona_id FROM sales WHERE persona_id IS NOT NULL "
+                             "GROUP BY persona_id HAVING COUNT(DISTINCT credential) > 1) AS x") > 0
+    with warehouse.begin() as conn:
+        dup = conn.execute(text("SELECT phone FROM personas WHERE phone IS NOT NULL GROUP BY phone "
+                                "HAVING COUNT(*) > 1")).fetchall()
+    assert dup == []
+    with warehouse.begin() as conn:  # a later source never overwrites sourced_from
+        conn.execute(text("UPDATE personas SET first_name = NULL"))
+    ingest(warehouse, sandbox, settings, "acme", run_id="r2")
+    assert scalar(warehouse, "SELECT COUNT(*) FROM personas WHERE sourced_from <> 'Trident 1'") == 0
+
+
+def test_rule12_anonymous_sales_load_without_persona(warehouse, sandbox, settings):
+    prepare_run(warehouse, settings, NOW)
+    ingest(warehouse, sandbox, settings)
+    assert scalar(warehouse, "SELECT COUNT(*) FROM sales WHERE persona_id IS NULL") > 0
+    assert scalar(warehouse, "SELECT COUNT(*) FROM personas WHERE phone IS NULL AND email IS NULL") == 0
+
+
+def test_crash_mid_load_leaves_nothing_and_rerun_converges(warehouse, sandbox, settings, monkeypatch):
+    prepare_run(warehouse, settings, NOW)
+    real_merge = load_module.merge
+
+    def crash(*args, **kwargs):
+        real_merge(*args, **kwargs)  # staging and merge statements ran...
+        raise RuntimeError("worker killed before commit")
+
+    monkeypatch.setattr("trident1_aiq.pipeline.merge", crash)
+    with pytest.raises(RuntimeError):
+        ingest(warehouse, sandbox, settings, run_id="r1")
+    assert scalar(warehouse, "SELECT COUNT(*) FROM sales") == 0
+    assert scalar(warehouse, "SELECT COUNT(*) FROM personas") == 0
+    assert scalar(warehouse, "SELECT status FROM etl_runs WHERE run_id = 'r1'") == "failed"
+    monkeypatch.setattr("trident1_aiq.pipeline.merge", real_merge)
+    ingest(warehouse, sandbox, settings, run_id="r1")
+    crashed_then_rerun = snapshot(warehouse)
+
+    clean = load_settings({})
+    from trident1_aiq.warehouse import Warehouse
+
+    other = Warehouse(warehouse.url)
+    with other.begin() as conn:
+        for table in ("sale_items", "sale_discounts", "refunds", "sales", "persona_sources", "personas", "quarantine",
+                      "etl_run_locations", "etl_runs"):
+            conn.execute(text(f"DELETE FROM {table}"))
+    prepare_run(other, clean, NOW)
+    ingest(other, sandbox, clean, run_id="clean")
+    assert snapshot(other) == crashed_then_rerun
+    other.dispose()
+
+
+def test_rule27_run_report_rows(warehouse, sandbox, settings):
+    prepare_run(warehouse, settings, NOW)
+    summary = ingest(warehouse, sandbox, settings)
+    with warehouse.begin() as conn:
+        run = conn.execute(text("SELECT * FROM etl_runs WHERE run_id = 'run-1'")).mappings().one()
+        locs = conn.execute(text("SELECT * FROM etl_run_locations WHERE run_id = 'run-1'")).mappings().all()
+    assert run["status"] == "success" and run["loaded"] == summary["loaded"]
+    assert run["sales_read"] + run["refunds_read"] + run["customers_read"] == run["records_read"]
+    assert set(json.loads(run["step_seconds"])) == {"extract", "normalize", "validate", "load"}
+    assert sum(r["loaded"] for r in locs) == run["loaded"]
+    assert {r["location_id"] for r in locs} >= {"LOC-1", "LOC-2", "LOC-3", "LOC-4"}
+    assert next(r for r in locs if r["location_id"] == "LOC-4")["store_id"] is None
+
+
+def test_analyst_views(warehouse, sandbox, settings):
+    prepare_run(warehouse, settings, NOW)
+    ingest(warehouse, sandbox, settings)
+    with warehouse.begin() as conn:
+        row = conn.execute(text("SELECT * FROM daily_store_sales WHERE store_id = 'den-downtown' "
+                                "ORDER BY business_date DESC")).mappings().first()
+        direct = conn.execute(text(
+            "SELECT COUNT(*) AS n, SUM(subtotal - discount_total) AS net FROM sales "
+            "WHERE store_id = 'den-downtown' AND status <> 'voided' AND business_date = :d"),
+            {"d": row["business_date"]}).mappings().one()
+        balance = conn.execute(text("SELECT COUNT(*) FROM persona_points_balance")).scalar()
+    assert row["sales"] == direct["n"]
+    assert round(float(row["net_sales"]), 2) == round(float(direct["net"]), 2)
+    assert balance == scalar(warehouse, "SELECT COUNT(*) FROM personas")
