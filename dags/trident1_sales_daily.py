@@ -52,7 +52,7 @@ def trident1_sales_daily():
         context["credential"] = credential  # names the mapped task instance in the UI
         return airflow_adapter.ingest(credential, context)
 
-    @task(trigger_rule=TriggerRule.ALL_DONE)
+    @task(trigger_rule=TriggerRule.ALL_DONE, retries=0)
     def run_report() -> dict:
         """Summarise the run from etl_runs (runs even when an ingest failed)."""
         from trident1_aiq import airflow_adapter

@@ -134,7 +134,7 @@ def check_config(context: dict[str, Any]) -> list[str]:
             error = ConfigError(problems)
             record_config_failure(wh, run_id, day, str(error), now)
             log.error("%s", error)
-            raise error
+            raise _no_retry(error)
         applied = prepare_run(wh, settings, now)
         if applied:
             log.info("warehouse %s: applied migrations %s", wh.safe_url, ", ".join(applied))
@@ -144,9 +144,16 @@ def check_config(context: dict[str, Any]) -> list[str]:
         wh.dispose()
 
 
+def _no_retry(exc: Exception) -> Exception:
+    """Errors that a retry cannot fix fail the task at once (Airflow's AirflowFailException)."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    return AirflowFailException(str(exc))
+
+
 def ingest(credential: str, context: dict[str, Any]) -> dict[str, Any]:
-    from .client import Trident1Client
-    from .pipeline import ingest_credential, run_window
+    from .client import RetriesExhausted, Trident1Client, Trident1Error
+    from .pipeline import RejectRateExceeded, ingest_credential, run_window
 
     now = datetime.now(UTC)
     settings = read_settings()
@@ -155,6 +162,10 @@ def ingest(credential: str, context: dict[str, Any]) -> dict[str, Any]:
     try:
         return ingest_credential(wh=wh, client=Trident1Client(read_credential(credential)), settings=settings,
                                  credential=credential, run_id=run_id_of(context), window=window, now=now)
+    except RetriesExhausted:
+        raise  # transient: the task's own retries may get through
+    except (ConfigError, RejectRateExceeded, Trident1Error) as exc:
+        raise _no_retry(exc) from None
     finally:
         wh.dispose()
 

@@ -36,6 +36,10 @@ class Trident1Error(RuntimeError):
     """A permanent error, or a transient one that outlasted the retry budget."""
 
 
+class RetriesExhausted(Trident1Error):
+    """A transient fault outlasted the retry budget: a later retry of the task may succeed."""
+
+
 class TransientError(Trident1Error):
     def __init__(self, message: str, retry_after: float | None = None):
         super().__init__(message)
@@ -143,7 +147,7 @@ class HttpJsonClient:
         try:
             return retrying(self._once, method, path, check, **kwargs)
         except TransientError as exc:
-            raise Trident1Error(f"{exc} (gave up after {self.retry.attempts} attempts)") from None
+            raise RetriesExhausted(f"{exc} (gave up after {self.retry.attempts} attempts)") from None
 
     def _log_retry(self, state: RetryCallState) -> None:
         self.retries += 1
