@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+
 from trident1_aiq.config import default_variable_text
 from trident1_aiq.demo import connection_env
 from trident1_aiq.sandbox import SandboxState, ServerThread, data

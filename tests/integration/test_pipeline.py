@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import text
+
 from trident1_aiq import load as load_module
 from trident1_aiq.client import Trident1Client
 from trident1_aiq.config import default_variable_text, load_settings

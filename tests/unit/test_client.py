@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+
 from trident1_aiq.client import RetryPolicy, Trident1Client, Trident1Error
 from trident1_aiq.sandbox import data
 from trident1_aiq.sandbox.app import Faults

@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+
 from trident1_aiq.config import (
     ConfigError,
     clean_website,

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
+
 from trident1_aiq.normalize import (
     business_date,
     normalize_customer,

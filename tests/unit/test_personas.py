@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from trident1_aiq.normalize import CustomerRow
 from trident1_aiq.personas import PersonaIndex, persona_id_for
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 
 import pytest
+
 from trident1_aiq.normalize import normalize_refund, normalize_sale
 from trident1_aiq.validate import validate_refunds, validate_sales
 

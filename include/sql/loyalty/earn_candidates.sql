@@ -1,0 +1,10 @@
+-- Rule 16: sales of enrolled personas at or after enrolment, not voided, not yet credited.
+SELECT s.credential, s.sale_id, s.persona_id, s.store_id, s.subtotal, s.discount_total
+FROM sales AS s
+JOIN personas AS p ON p.persona_id = s.persona_id
+WHERE p.loyalty_member = TRUE
+  AND s.sold_at >= p.loyalty_enrolled_at
+  AND s.status <> 'voided'
+  AND NOT EXISTS (SELECT 1 FROM loyalty_ledger AS l
+                  WHERE l.credential = s.credential AND l.sale_id = s.sale_id AND l.entry_type = 'earn')
+ORDER BY s.sold_at, s.credential, s.sale_id

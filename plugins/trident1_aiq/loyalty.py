@@ -1,0 +1,225 @@
+"""Loyalty: enrolment, earn, discount redemptions, refund reconciliation (rules 2, 4, 16–21).
+
+The steps run in this order, each answering its "as of" questions from the
+warehouse as it stands, in one transaction. Arithmetic is Decimal; every ledger
+entry carries an idempotency key (and an entry id derived from it), so reruns
+and out-of-order backfills end with identical ledgers.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from .config import Settings
+from .warehouse import Warehouse, as_decimal, parse_db_time
+
+log = logging.getLogger(__name__)
+LEDGER_NS = uuid.UUID("5f0e2a8c-7d1b-4f5e-a7c3-0b9d6e4f1a22")
+
+
+# ------------------------------------------------------------------ arithmetic
+
+
+def earn_points(subtotal: Decimal, discount_total: Decimal, points_per_dollar: Decimal) -> int:
+    """Rule 16: floor((subtotal − discount_total) × points_per_dollar), never negative."""
+    eligible = subtotal - discount_total
+    if eligible <= 0:
+        return 0
+    return int((eligible * points_per_dollar).to_integral_value(rounding=ROUND_FLOOR))
+
+
+def pro_rata_total(points: int, refunded: Decimal, eligible: Decimal) -> int:
+    """Rule 18: points to have given back once ``refunded`` of ``eligible`` is refunded.
+
+    round-half-up(points × refunded / eligible), capped at ``points``; exactly
+    ``points`` when the sale is fully refunded. Reconciling each refund as the
+    difference of this cumulative figure makes the reversals never exceed the
+    earn and sum to it exactly on a full refund, whatever the sequence.
+    """
+    if points <= 0 or refunded <= 0:
+        return 0
+    if eligible <= 0 or refunded >= eligible:
+        return points
+    share = (Decimal(points) * refunded / eligible).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    return min(points, int(share))
+
+
+def entry_id(key: str) -> str:
+    return "le_" + uuid.uuid5(LEDGER_NS, key).hex[:24]
+
+
+# ------------------------------------------------------------------ steps
+
+
+@dataclass
+class LoyaltyCounts:
+    enrolled: int = 0
+    enrollment_changed: int = 0
+    earned: Counter = field(default_factory=Counter)  # credential → points
+    earn_entries: int = 0
+    redemptions: int = 0
+    redeemed_points: int = 0
+    reversed: Counter = field(default_factory=Counter)  # credential → points
+    restored: int = 0
+    reconciled: int = 0
+    voids_reconciled: int = 0
+    refunds_waiting: int = 0
+    negative_balances: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        return {"enrolled": self.enrolled, "enrollment_changed": self.enrollment_changed,
+                "points_earned": sum(self.earned.values()), "earn_entries": self.earn_entries,
+                "redemptions": self.redemptions, "points_redeemed": self.redeemed_points,
+                "points_reversed": sum(self.reversed.values()), "points_restored": self.restored,
+                "refunds_reconciled": self.reconciled, "voids_reconciled": self.voids_reconciled,
+                "refunds_waiting_for_sale": self.refunds_waiting,
+                "negative_balances": len(self.negative_balances), "notes": self.notes}
+
+
+class Ledger:
+    def __init__(self, wh: Warehouse, conn: Connection, run_id: str, now: datetime):
+        self.wh, self.conn, self.run_id, self.now = wh, conn, run_id, now
+
+    def write(self, key: str, entry_type: str, points: int, persona_id: str, *, credential: str, sale_id: str,
+              store_id: str | None, refund_id: str | None = None) -> None:
+        if points == 0:  # rule 16: zero-point entries of any kind are not written
+            return
+        self.wh.run(self.conn, "loyalty/insert_entry", {
+            "entry_id": entry_id(key), "idempotency_key": key, "persona_id": persona_id, "store_id": store_id,
+            "credential": credential, "sale_id": sale_id, "refund_id": refund_id, "entry_type": entry_type,
+            "points": points, "run_id": self.run_id, "now": self.now})
+
+    def sale_points(self, credential: str, sale_id: str) -> Counter:
+        rows = self.wh.query(self.conn, "loyalty/sale_points", {"credential": credential, "sale_id": sale_id})
+        return Counter({r["entry_type"]: int(r["points"] or 0) for r in rows})
+
+    def balance(self, persona_id: str) -> int:
+        return int(self.wh.query(self.conn, "loyalty/persona_balance", {"persona_id": persona_id})[0]["points"])
+
+
+def enroll(wh: Warehouse, conn: Connection, settings: Settings, now: datetime, counts: LoyaltyCounts) -> None:
+    """Rule 4: enrolled_at = max(enabled_at, first qualifying sale), from data and settings only."""
+    loyalty = settings.integration.loyalty
+    current = {r["persona_id"]: parse_db_time(r["loyalty_enrolled_at"])
+               for r in wh.query(conn, "loyalty/enrolled_personas")}
+    updates = []
+    for r in wh.query(conn, "loyalty/first_qualifying_sales", {"purchased_after": loyalty.purchased_after}):
+        enrolled_at = max(loyalty.enabled_at, parse_db_time(r["first_sale"]))
+        if current.get(r["persona_id"]) != enrolled_at:
+            updates.append({"persona_id": r["persona_id"], "enrolled_at": enrolled_at, "now": now})
+            counts.enrolled += r["persona_id"] not in current
+            counts.enrollment_changed += r["persona_id"] in current
+    if updates:
+        wh.run(conn, "loyalty/enroll", updates)
+
+
+def earn(ledger: Ledger, settings: Settings, counts: LoyaltyCounts) -> None:
+    ppd = settings.integration.loyalty.points_per_dollar
+    for s in ledger.wh.query(ledger.conn, "loyalty/earn_candidates"):
+        points = earn_points(as_decimal(s["subtotal"]), as_decimal(s["discount_total"]), ppd)
+        if points <= 0:
+            continue
+        ledger.write(f"earn:{s['credential']}:{s['sale_id']}", "earn", points, s["persona_id"],
+                     credential=s["credential"], sale_id=s["sale_id"], store_id=s["store_id"])
+        counts.earned[s["credential"]] += points
+        counts.earn_entries += 1
+
+
+def redeem(ledger: Ledger, settings: Settings, counts: LoyaltyCounts) -> None:
+    """Rule 21: one redemption row per sale × mirrored discount; a redeem entry of −cost once."""
+    mirrors = {(d.credential, d.trident1_discount_id): d for d in settings.discounts}
+    rows = []
+    for s in ledger.wh.query(ledger.conn, "loyalty/redemption_candidates"):
+        aiq = mirrors.get((s["credential"], s["discount_id"]))
+        if aiq is None:
+            continue
+        rows.append({"credential": s["credential"], "sale_id": s["sale_id"], "aiq_discount_id": aiq.id,
+                     "persona_id": s["persona_id"], "trident1_discount_id": s["discount_id"],
+                     "points": aiq.points_cost, "redeemed_at": parse_db_time(s["sold_at"]),
+                     "run_id": ledger.run_id})
+        ledger.write(f"redeem:{s['credential']}:{s['sale_id']}:{aiq.id}", "redeem", -aiq.points_cost,
+                     s["persona_id"], credential=s["credential"], sale_id=s["sale_id"], store_id=s["store_id"])
+        counts.redemptions += 1
+        counts.redeemed_points += aiq.points_cost
+    if rows:
+        ledger.wh.run(ledger.conn, "loyalty/insert_redemption", rows)
+
+
+def reconcile(ledger: Ledger, counts: LoyaltyCounts) -> None:
+    """Rule 18: reverse earned and restore redeemed points pro rata, refund by refund."""
+    wh, conn = ledger.wh, ledger.conn
+    for r in wh.query(conn, "loyalty/pending_refunds"):
+        cred, sale = r["credential"], r["sale_id"]
+        eligible = as_decimal(r["subtotal"]) - as_decimal(r["discount_total"])
+        before = as_decimal(wh.query(conn, "loyalty/refunded_before", {"credential": cred, "sale_id": sale})[0]["amount"])
+        after = before + as_decimal(r["amount"])
+        _give_back(ledger, counts, r, refund_id=r["refund_id"], fraction=(after, eligible))
+    for v in wh.query(conn, "loyalty/pending_voids"):
+        _give_back(ledger, counts, v, refund_id=f"void:{v['sale_id']}", fraction=None)
+        counts.voids_reconciled += 1
+    counts.refunds_waiting = int(wh.execute(conn, wh.sql("loyalty/waiting_refunds")).scalar() or 0)
+
+
+def _give_back(ledger: Ledger, counts: LoyaltyCounts, sale: dict[str, Any], *, refund_id: str,
+               fraction: tuple[Decimal, Decimal] | None) -> None:
+    cred, sale_id, persona = sale["credential"], sale["sale_id"], sale["persona_id"]
+    points = ledger.sale_points(cred, sale_id)
+    earned, redeemed = points["earn"], -points["redeem"]
+    reversed_so_far, restored_so_far = -points["earn_reversal"], points["redeem_restore"]
+    if fraction is None:  # a void gives everything back
+        target_rev, target_res = earned, redeemed
+    else:
+        target_rev = pro_rata_total(earned, *fraction)
+        target_res = pro_rata_total(redeemed, *fraction)
+    reverse = max(0, target_rev - reversed_so_far)
+    restore = max(0, target_res - restored_so_far)
+    balance = None
+    if persona:
+        ledger.write(f"earn_reversal:{cred}:{refund_id}", "earn_reversal", -reverse, persona,
+                     credential=cred, sale_id=sale_id, store_id=sale["store_id"], refund_id=refund_id)
+        ledger.write(f"redeem_restore:{cred}:{refund_id}", "redeem_restore", restore, persona,
+                     credential=cred, sale_id=sale_id, store_id=sale["store_id"], refund_id=refund_id)
+        balance = ledger.balance(persona)
+    negative = balance is not None and balance < 0
+    ledger.wh.run(ledger.conn, "loyalty/insert_reconciliation", {
+        "credential": cred, "refund_id": refund_id, "sale_id": sale_id, "persona_id": persona,
+        "points_reversed": reverse if persona else 0, "points_restored": restore if persona else 0,
+        "balance_after": balance, "negative_balance": negative, "now": ledger.now, "run_id": ledger.run_id})
+    counts.reversed[cred] += reverse if persona else 0
+    counts.restored += restore if persona else 0
+    counts.reconciled += fraction is not None
+    if negative:  # rule 19: flagged, never clamped
+        counts.negative_balances.append(persona)
+
+
+def run_loyalty(wh: Warehouse, settings: Settings, run_id: str, now: datetime) -> LoyaltyCounts:
+    counts = LoyaltyCounts()
+    integ = settings.integration
+    if not integ.age_compliant:
+        counts.notes.append("age_compliant is false: loyalty skipped (rule 2)")
+        log.warning("%s", counts.notes[-1])
+        return counts
+    with wh.begin() as conn:
+        wh.run(conn, "loyalty/lock")
+        ledger = Ledger(wh, conn, run_id, now)
+        if integ.loyalty.auto_enroll:
+            enroll(wh, conn, settings, now, counts)
+        else:
+            counts.notes.append("loyalty.auto_enroll is off: no new enrolments")
+        earn(ledger, settings, counts)
+        redeem(ledger, settings, counts)
+        reconcile(ledger, counts)
+        for cred in integ.credentials:
+            wh.run(conn, "loyalty/run_points", {"earned": counts.earned[cred], "reversed": counts.reversed[cred],
+                                                "run_id": run_id, "credential": cred})
+    log.info("loyalty: %s", counts.summary())
+    return counts
