@@ -52,6 +52,13 @@ def trident1_sales_daily():
         context["credential"] = credential  # names the mapped task instance in the UI
         return airflow_adapter.ingest(credential, context)
 
+    @task(trigger_rule=TriggerRule.ALL_DONE)
+    def loyalty() -> dict:
+        """Enrol, earn, log redemptions, reconcile refunds (skipped on invalid configuration)."""
+        from trident1_aiq import airflow_adapter
+
+        return airflow_adapter.loyalty(get_current_context())
+
     @task(trigger_rule=TriggerRule.ALL_DONE, retries=0)
     def run_report() -> dict:
         """Summarise the run from etl_runs (runs even when an ingest failed)."""
@@ -59,7 +66,7 @@ def trident1_sales_daily():
 
         return airflow_adapter.run_report(get_current_context())
 
-    ingest.expand(credential=check_config()) >> run_report()
+    ingest.expand(credential=check_config()) >> loyalty() >> run_report()
 
 
 DAG = trident1_sales_daily()

@@ -18,6 +18,7 @@ from .config import (
     ConfigError,
     Settings,
     Trident1Credential,
+    check_discount_mirrors,
     load_settings,
     trident1_credential,
 )
@@ -127,9 +128,14 @@ def check_config(context: dict[str, Any]) -> list[str]:
         if settings is not None:
             for conn_id in settings.integration.credentials:
                 try:
-                    read_credential(conn_id)
+                    cred = read_credential(conn_id)
                 except ConfigError as exc:
                     problems.extend(exc.problems)
+                    continue
+                if any(d.credential == conn_id for d in settings.discounts):
+                    from .client import Trident1Client
+
+                    problems.extend(check_discount_mirrors(settings, conn_id, Trident1Client(cred).discounts()))
         if problems:
             error = ConfigError(problems)
             record_config_failure(wh, run_id, day, str(error), now)
@@ -166,6 +172,23 @@ def ingest(credential: str, context: dict[str, Any]) -> dict[str, Any]:
         raise  # transient: the task's own retries may get through
     except (ConfigError, RejectRateExceeded, Trident1Error) as exc:
         raise _no_retry(exc) from None
+    finally:
+        wh.dispose()
+
+
+def loyalty(context: dict[str, Any]) -> dict[str, Any]:
+    """Enrolment, earn, redemptions and refund reconciliation over what is loaded."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from .loyalty import run_loyalty
+
+    try:
+        settings = read_settings()
+    except ConfigError:
+        raise AirflowSkipException("configuration is invalid: see check_config") from None
+    wh = read_warehouse()
+    try:
+        return run_loyalty(wh, settings, run_id_of(context), datetime.now(UTC)).summary()
     finally:
         wh.dispose()
 

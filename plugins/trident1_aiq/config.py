@@ -310,6 +310,23 @@ def _cross_check(
     return problems
 
 
+def check_discount_mirrors(settings: Settings, credential: str, catalogue: list[dict[str, Any]]) -> list[str]:
+    """Rule 20: each AIQ discount mirrors a Trident1 discount that exists and is not in-store only."""
+    by_id = {str(d.get("id")): d for d in catalogue if isinstance(d, dict)}
+    problems = []
+    for i, d in enumerate(settings.discounts):
+        if d.credential != credential:
+            continue
+        where = f"{VAR_DISCOUNTS}[{i}].trident1_discount_id"
+        source = by_id.get(d.trident1_discount_id)
+        if source is None:
+            problems.append(f"{where}: {d.trident1_discount_id!r} is not in {credential}'s Trident1 discounts")
+        elif source.get("in_store_only"):
+            problems.append(f"{where}: {d.trident1_discount_id!r} is an in-store-only Trident1 discount "
+                            "and cannot be mirrored in AIQ")
+    return problems
+
+
 # --------------------------------------------------------------------------------------
 # Connections
 

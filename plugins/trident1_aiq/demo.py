@@ -70,6 +70,11 @@ def print_summary(warehouse: Path, day: date, state: str, seconds: float) -> Non
         "personas": "SELECT COUNT(*) FROM personas",
         "quarantined (open, rejected)": "SELECT COUNT(*) FROM quarantine WHERE released_at IS NULL AND held = FALSE",
         "held for mapping (open)": "SELECT COUNT(*) FROM quarantine WHERE released_at IS NULL AND held = TRUE",
+        "loyalty members": "SELECT COUNT(*) FROM personas WHERE loyalty_member = TRUE",
+        "points earned": "SELECT COALESCE(SUM(points), 0) FROM loyalty_ledger WHERE entry_type = 'earn'",
+        "points reversed (refunds)": "SELECT COALESCE(-SUM(points), 0) FROM loyalty_ledger WHERE entry_type = 'earn_reversal'",
+        "discount redemptions": "SELECT COUNT(*) FROM discount_redemptions",
+        "refunds reconciled": "SELECT COUNT(*) FROM refund_reconciliations",
     }
     print(f"\n=== trident1_sales_daily for {day}: {state} in {seconds:.1f} s; warehouse {warehouse}")
     with wh.begin() as conn:
