@@ -59,6 +59,13 @@ def trident1_sales_daily():
 
         return airflow_adapter.loyalty(get_current_context())
 
+    @task(trigger_rule=TriggerRule.ALL_DONE)
+    def opt_in() -> dict:
+        """Ingest SMS replies, expire, create and send double opt-in requests (quiet hours respected)."""
+        from trident1_aiq import airflow_adapter
+
+        return airflow_adapter.opt_in(get_current_context())
+
     @task(trigger_rule=TriggerRule.ALL_DONE, retries=0)
     def run_report() -> dict:
         """Summarise the run from etl_runs (runs even when an ingest failed)."""
@@ -66,7 +73,7 @@ def trident1_sales_daily():
 
         return airflow_adapter.run_report(get_current_context())
 
-    ingest.expand(credential=check_config()) >> loyalty() >> run_report()
+    ingest.expand(credential=check_config()) >> loyalty() >> opt_in() >> run_report()
 
 
 DAG = trident1_sales_daily()

@@ -16,9 +16,11 @@ from typing import Any
 from .config import (
     VARIABLES,
     ConfigError,
+    GatewayCredential,
     Settings,
     Trident1Credential,
     check_discount_mirrors,
+    gateway_credential,
     load_settings,
     trident1_credential,
 )
@@ -26,6 +28,7 @@ from .warehouse import Warehouse, sqlite_url
 
 log = logging.getLogger(__name__)
 WAREHOUSE_CONN_ID = "warehouse_default"
+GATEWAY_CONN_ID = "aiq_sms_default"
 
 
 # ------------------------------------------------------------------ reading Airflow
@@ -58,6 +61,14 @@ def read_credential(conn_id: str) -> Trident1Credential:
         raise ConfigError([f"connection {conn_id}: not defined (add it as an Airflow Connection)"])
     return trident1_credential(conn_id, host=conn.host, schema=conn.schema, port=conn.port,
                                password=conn.password, extra=conn.extra_dejson)
+
+
+def read_gateway() -> GatewayCredential | None:
+    conn = _connection(GATEWAY_CONN_ID)
+    if conn is None:
+        return None
+    return gateway_credential(GATEWAY_CONN_ID, host=conn.host, schema=conn.schema, port=conn.port,
+                              password=conn.password)
 
 
 def warehouse_url_from(conn: Any | None, default_path: Path) -> str:
@@ -136,6 +147,12 @@ def check_config(context: dict[str, Any]) -> list[str]:
                     from .client import Trident1Client
 
                     problems.extend(check_discount_mirrors(settings, conn_id, Trident1Client(cred).discounts()))
+            if settings.integration.marketing.enabled:
+                try:
+                    if read_gateway() is None:
+                        problems.append(f"connection {GATEWAY_CONN_ID}: not defined, but marketing is enabled")
+                except ConfigError as exc:
+                    problems.extend(exc.problems)
         if problems:
             error = ConfigError(problems)
             record_config_failure(wh, run_id, day, str(error), now)
@@ -191,6 +208,36 @@ def loyalty(context: dict[str, Any]) -> dict[str, Any]:
         return run_loyalty(wh, settings, run_id_of(context), datetime.now(UTC)).summary()
     finally:
         wh.dispose()
+
+
+def run_now(context: dict[str, Any]) -> datetime:
+    """One instant per run (rule 24's clock): the run's start, so a retried task sees the same time."""
+    dag_run = context.get("dag_run")
+    start = getattr(dag_run, "start_date", None)
+    return start.astimezone(UTC) if start else datetime.now(UTC)
+
+
+def opt_in(context: dict[str, Any]) -> dict[str, Any]:
+    """Replies, expiry, new requests and sends of SMS double opt-ins."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from .optin import run_opt_in
+    from .sms import GatewayClient
+
+    try:
+        settings = read_settings()
+    except ConfigError:
+        raise AirflowSkipException("configuration is invalid: see check_config") from None
+    cred = read_gateway()
+    wh = read_warehouse()
+    try:
+        counts = run_opt_in(wh, GatewayClient(cred) if cred else None, settings, run_id_of(context),
+                            run_now(context))
+    finally:
+        wh.dispose()
+    if counts.errors:  # sends still pending after the client's retries: let Airflow retry the task
+        raise RuntimeError(f"{len(counts.errors)} opt-in sends failed transiently; first: {counts.errors[0]}")
+    return counts.summary()
 
 
 def run_report(context: dict[str, Any]) -> dict[str, Any]:

@@ -35,6 +35,10 @@ PAGE_LIMIT = 500
 class Trident1Error(RuntimeError):
     """A permanent error, or a transient one that outlasted the retry budget."""
 
+    def __init__(self, message: str, status: int | None = None, code: str | None = None):
+        super().__init__(message)
+        self.status, self.code = status, code
+
 
 class RetriesExhausted(Trident1Error):
     """A transient fault outlasted the retry budget: a later retry of the task may succeed."""
@@ -62,12 +66,17 @@ class RetryPolicy:
         return backoff * (0.5 + self.jitter() / 2)
 
 
-def _error_text(resp: requests.Response) -> str:
+def _error(resp: requests.Response) -> tuple[str | None, str]:
+    """(code, text) of an error body ``{"error": {"code", "message"}}``."""
     try:
         err = resp.json().get("error") or {}
-        return f"{err.get('code', '?')}: {err.get('message', '')}".strip()
+        return err.get("code"), f"{err.get('code', '?')}: {err.get('message', '')}".strip()
     except (ValueError, AttributeError):
-        return resp.text[:200]
+        return None, resp.text[:200]
+
+
+def _error_text(resp: requests.Response) -> str:
+    return _error(resp)[1]
 
 
 def _retry_after(resp: requests.Response) -> float | None:
@@ -117,13 +126,13 @@ class HttpJsonClient:
             raise TransientError(f"{where}: 429 rate limited", _retry_after(resp))
         if status >= 500:
             raise TransientError(f"{where}: {status} {_error_text(resp)}")
+        code, text = _error(resp) if status >= 400 else (None, "")
         if status in (401, 403):
             raise Trident1Error(
-                f"{where}: {status} the API key of connection {self.conn_id!r} was refused "
-                f"({_error_text(resp)}); check the connection's password and store name"
-            )
+                f"{where}: {status} the credentials of connection {self.conn_id!r} were refused "
+                f"({text}); check the connection's password (and store name)", status, code)
         if status >= 400:
-            raise Trident1Error(f"{where}: {status} {_error_text(resp)}")
+            raise Trident1Error(f"{where}: {status} {text}", status, code)
         try:
             body = resp.json()
         except ValueError:

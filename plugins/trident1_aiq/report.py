@@ -10,7 +10,7 @@ from .config import Settings
 from .warehouse import Warehouse
 
 COLUMNS = ("records_read", "loaded", "updated", "unchanged", "quarantined", "held", "released",
-           "refunds_loaded", "personas_created", "personas_merged", "points_earned", "points_reversed")
+           "refunds_loaded", "personas_created", "personas_merged", "points_earned", "points_reversed", "opt_ins_sent")
 AGE_NOTE = ("age_compliant is false: loyalty enrollment and SMS opt-ins are skipped for this source "
             "(rule 2); sales still load")
 
@@ -50,7 +50,8 @@ def run_summary(wh: Warehouse, run_id: str, settings: Settings | None = None) ->
         if r.get("notes"):
             lines.append(f"    notes: {r['notes']}")
     lines.append(f"  personas created {totals['personas_created']}, merged {totals['personas_merged']}; "
-                 f"points earned {totals['points_earned']}, reversed {totals['points_reversed']}")
+                 f"points earned {totals['points_earned']}, reversed {totals['points_reversed']}; "
+                 f"opt-ins sent {totals['opt_ins_sent']}")
     if by_reason:
         lines.append("  open quarantine met by this run, by reason: "
                      + ", ".join(f"{k} {v}" for k, v in sorted(by_reason.items())))

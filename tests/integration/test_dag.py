@@ -98,7 +98,7 @@ def test_dag_parses_without_touching_variables_connections_or_network(monkeypatc
     bag = DagBag(dag_folder=str(ROOT / "dags"))
     assert bag.import_errors == {}
     dag = bag.dags["trident1_sales_daily"]
-    assert {t.task_id for t in dag.tasks} == {"check_config", "ingest", "loyalty", "run_report"}
+    assert {t.task_id for t in dag.tasks} == {"check_config", "ingest", "loyalty", "opt_in", "run_report"}
     assert dag.max_active_runs == 1 and type(dag.timetable).__name__ == "CronDataIntervalTimetable"
 
 
