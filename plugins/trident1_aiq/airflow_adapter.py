@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -99,6 +101,25 @@ def read_warehouse() -> Warehouse:
     return Warehouse(warehouse_url_from(_connection(WAREHOUSE_CONN_ID), default_warehouse_path()))
 
 
+@contextmanager
+def open_warehouse() -> Iterator[Warehouse]:
+    wh = read_warehouse()
+    try:
+        yield wh
+    finally:
+        wh.dispose()
+
+
+def settings_or_skip() -> Settings:
+    """Settings for the steps after ingest; an invalid configuration skips them (check_config failed)."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    try:
+        return read_settings()
+    except ConfigError:
+        raise AirflowSkipException("configuration is invalid: see check_config") from None
+
+
 # ------------------------------------------------------------------ run context
 
 
@@ -121,39 +142,41 @@ def run_id_of(context: dict[str, Any]) -> str:
 # ------------------------------------------------------------------ task bodies
 
 
+def config_problems() -> tuple[Settings | None, list[str]]:
+    """Every problem with the Variables and Connections at once (rules 7, 20)."""
+    from .client import Trident1Client
+
+    try:
+        settings = read_settings()
+    except ConfigError as exc:
+        return None, list(exc.problems)
+    problems: list[str] = []
+    for conn_id in settings.integration.credentials:
+        try:
+            cred = read_credential(conn_id)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+            continue
+        if any(d.credential == conn_id for d in settings.discounts):
+            problems.extend(check_discount_mirrors(settings, conn_id, Trident1Client(cred).discounts()))
+    if settings.integration.marketing.enabled:
+        try:
+            if read_gateway() is None:
+                problems.append(f"connection {GATEWAY_CONN_ID}: not defined, but marketing is enabled")
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    return settings, problems
+
+
 def check_config(context: dict[str, Any]) -> list[str]:
     """Validate every Variable and Connection, then migrate and mirror settings (rule 7)."""
     from .pipeline import prepare_run, record_config_failure
 
     now = datetime.now(UTC)
-    run_id = run_id_of(context)
-    day = business_date_of(context)
-    wh = read_warehouse()
-    try:
-        problems: list[str] = []
-        try:
-            settings = read_settings()
-        except ConfigError as exc:
-            problems.extend(exc.problems)
-            settings = None
-        if settings is not None:
-            for conn_id in settings.integration.credentials:
-                try:
-                    cred = read_credential(conn_id)
-                except ConfigError as exc:
-                    problems.extend(exc.problems)
-                    continue
-                if any(d.credential == conn_id for d in settings.discounts):
-                    from .client import Trident1Client
-
-                    problems.extend(check_discount_mirrors(settings, conn_id, Trident1Client(cred).discounts()))
-            if settings.integration.marketing.enabled:
-                try:
-                    if read_gateway() is None:
-                        problems.append(f"connection {GATEWAY_CONN_ID}: not defined, but marketing is enabled")
-                except ConfigError as exc:
-                    problems.extend(exc.problems)
-        if problems:
+    run_id, day = run_id_of(context), business_date_of(context)
+    settings, problems = config_problems()
+    with open_warehouse() as wh:
+        if problems or settings is None:
             error = ConfigError(problems)
             record_config_failure(wh, run_id, day, str(error), now)
             log.error("%s", error)
@@ -161,10 +184,8 @@ def check_config(context: dict[str, Any]) -> list[str]:
         applied = prepare_run(wh, settings, now)
         if applied:
             log.info("warehouse %s: applied migrations %s", wh.safe_url, ", ".join(applied))
-        log.info("business date %s; credentials: %s", day, ", ".join(settings.integration.credentials))
-        return list(settings.integration.credentials)
-    finally:
-        wh.dispose()
+    log.info("business date %s; credentials: %s", day, ", ".join(settings.integration.credentials))
+    return list(settings.integration.credentials)
 
 
 def _no_retry(exc: Exception) -> Exception:
@@ -181,33 +202,23 @@ def ingest(credential: str, context: dict[str, Any]) -> dict[str, Any]:
     now = datetime.now(UTC)
     settings = read_settings()
     window = run_window(business_date_of(context), settings.integration.lookback_hours, now)
-    wh = read_warehouse()
-    try:
-        return ingest_credential(wh=wh, client=Trident1Client(read_credential(credential)), settings=settings,
-                                 credential=credential, run_id=run_id_of(context), window=window, now=now)
-    except RetriesExhausted:
-        raise  # transient: the task's own retries may get through
-    except (ConfigError, RejectRateExceeded, Trident1Error) as exc:
-        raise _no_retry(exc) from None
-    finally:
-        wh.dispose()
+    with open_warehouse() as wh:
+        try:
+            return ingest_credential(wh=wh, client=Trident1Client(read_credential(credential)), settings=settings,
+                                     credential=credential, run_id=run_id_of(context), window=window, now=now)
+        except RetriesExhausted:
+            raise  # transient: the task's own retries may get through
+        except (ConfigError, RejectRateExceeded, Trident1Error) as exc:
+            raise _no_retry(exc) from None
 
 
 def loyalty(context: dict[str, Any]) -> dict[str, Any]:
     """Enrolment, earn, redemptions and refund reconciliation over what is loaded."""
-    from airflow.sdk.exceptions import AirflowSkipException
-
     from .loyalty import run_loyalty
 
-    try:
-        settings = read_settings()
-    except ConfigError:
-        raise AirflowSkipException("configuration is invalid: see check_config") from None
-    wh = read_warehouse()
-    try:
+    settings = settings_or_skip()
+    with open_warehouse() as wh:
         return run_loyalty(wh, settings, run_id_of(context), datetime.now(UTC)).summary()
-    finally:
-        wh.dispose()
 
 
 def run_now(context: dict[str, Any]) -> datetime:
@@ -219,22 +230,14 @@ def run_now(context: dict[str, Any]) -> datetime:
 
 def opt_in(context: dict[str, Any]) -> dict[str, Any]:
     """Replies, expiry, new requests and sends of SMS double opt-ins."""
-    from airflow.sdk.exceptions import AirflowSkipException
-
     from .optin import run_opt_in
     from .sms import GatewayClient
 
-    try:
-        settings = read_settings()
-    except ConfigError:
-        raise AirflowSkipException("configuration is invalid: see check_config") from None
+    settings = settings_or_skip()
     cred = read_gateway()
-    wh = read_warehouse()
-    try:
+    with open_warehouse() as wh:
         counts = run_opt_in(wh, GatewayClient(cred) if cred else None, settings, run_id_of(context),
                             run_now(context))
-    finally:
-        wh.dispose()
     if counts.errors:  # sends still pending after the client's retries: let Airflow retry the task
         raise RuntimeError(f"{len(counts.errors)} opt-in sends failed transiently; first: {counts.errors[0]}")
     return counts.summary()
@@ -243,13 +246,13 @@ def opt_in(context: dict[str, Any]) -> dict[str, Any]:
 def run_report(context: dict[str, Any]) -> dict[str, Any]:
     from .report import run_summary
 
-    wh = read_warehouse()
-    try:
-        settings = read_settings()
+    with open_warehouse() as wh:
+        try:
+            settings = read_settings()
+        except ConfigError:
+            settings = None
         text, totals = run_summary(wh, run_id_of(context), settings)
         log.info("run summary\n%s", text)
         if totals["failed"]:  # this task is the leaf: it must not turn a failed run green
             raise RuntimeError(f"credentials failed in this run: {', '.join(totals['failed'])}")
         return totals
-    finally:
-        wh.dispose()

@@ -55,7 +55,9 @@ def main(argv: list[str] | None = None) -> int:
         dagrun = DAG.test(logical_date=datetime.combine(day + timedelta(days=1), dtime(0), UTC),
                           run_conf={"business_date": day.isoformat()})
         state = str(getattr(dagrun, "state", "unknown"))
+        texts = len(sandbox.state.messages)
     print_summary(args.warehouse, day, state, time.perf_counter() - started)
+    print(f"  texts the sandbox gateway sent     {texts:>8}  (opt-in requests outside 08:00–21:00 store time wait)")
     return 0 if state.endswith("success") else 1
 
 
@@ -75,6 +77,8 @@ def print_summary(warehouse: Path, day: date, state: str, seconds: float) -> Non
         "points reversed (refunds)": "SELECT COALESCE(-SUM(points), 0) FROM loyalty_ledger WHERE entry_type = 'earn_reversal'",
         "discount redemptions": "SELECT COUNT(*) FROM discount_redemptions",
         "refunds reconciled": "SELECT COUNT(*) FROM refund_reconciliations",
+        "opt-in requests sent": "SELECT COUNT(*) FROM opt_in_requests WHERE status = 'sent'",
+        "opt-in requests pending": "SELECT COUNT(*) FROM opt_in_requests WHERE status = 'pending'",
     }
     print(f"\n=== trident1_sales_daily for {day}: {state} in {seconds:.1f} s; warehouse {warehouse}")
     with wh.begin() as conn:
