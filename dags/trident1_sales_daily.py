@@ -25,6 +25,7 @@ DOC = __doc__
     start_date=datetime(2026, 1, 1, tzinfo=UTC),
     catchup=False,
     max_active_runs=1,  # SQLite is the embedded warehouse: one writer at a time
+    dagrun_timeout=timedelta(hours=20),  # rule 11: done well inside 24 h of the day, or loudly failed
     default_args={"retries": 2, "retry_delay": timedelta(minutes=2), "retry_exponential_backoff": True},
     params={
         "business_date": Param(

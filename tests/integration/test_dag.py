@@ -102,6 +102,14 @@ def test_dag_parses_without_touching_variables_connections_or_network(monkeypatc
     assert dag.max_active_runs == 1 and type(dag.timetable).__name__ == "CronDataIntervalTimetable"
 
 
+def test_rule11_daily_runs_that_finish_well_inside_24_hours():
+    from airflow.sdk import CronDataIntervalTimetable
+
+    dag = _load_dag()
+    assert isinstance(dag.timetable, CronDataIntervalTimetable) and dag.timetable.expression == "0 0 * * *"
+    assert dag.dagrun_timeout <= timedelta(hours=20)
+
+
 def test_business_date_from_param_or_data_interval():
     from trident1_aiq.airflow_adapter import business_date_of
 

@@ -247,6 +247,34 @@ def test_rule27_run_report_rows(warehouse, sandbox, settings):
     assert next(r for r in locs if r["location_id"] == "LOC-4")["store_id"] is None
 
 
+def test_rule5_retail_stores_mirror_every_field_of_the_variable(warehouse, settings):
+    prepare_run(warehouse, settings, NOW)
+    with warehouse.begin() as conn:
+        row = conn.execute(text("SELECT * FROM retail_stores WHERE store_id = 'den-downtown'")).mappings().one()
+    store = settings.store("den-downtown")
+    assert (row["name"], row["nickname"], row["phone"], row["email"], row["venue_id"]) == \
+        (store.name, store.nickname, store.phone, store.email, store.venue_id)
+    assert (row["address_line1"], row["city"], row["state"], row["postal_code"], row["country"]) == \
+        ("1 Main St", "Denver", "CO", "80202", "US")
+    assert (row["disclaimer"], bool(row["sms_signup"]), bool(row["hide_from_selection"]), row["timezone"]) == \
+        ("Must be 21+.", True, False, "America/Denver")
+    assert bool(scalar(warehouse, "SELECT hide_from_selection FROM retail_stores WHERE store_id = 'chi-loop'"))
+
+
+def test_rule2_not_age_compliant_still_loads_sales_and_says_what_was_skipped(warehouse, sandbox):
+    from trident1_aiq.report import run_summary
+
+    integ = json.loads(default_variable_text("trident1_integration"))
+    integ["age_compliant"] = False
+    s = load_settings({"trident1_integration": json.dumps(integ)})
+    prepare_run(warehouse, s, NOW)
+    ingest(warehouse, sandbox, s)
+    assert scalar(warehouse, "SELECT COUNT(*) FROM sales") > 0
+    text_, _ = run_summary(warehouse, "run-1", s)
+    notes = scalar(warehouse, "SELECT notes FROM etl_runs WHERE run_id = 'run-1'")
+    assert "age_compliant is false" in notes and "opt-ins" in notes and "age_compliant" in text_
+
+
 def test_analyst_views(warehouse, sandbox, settings):
     prepare_run(warehouse, settings, NOW)
     ingest(warehouse, sandbox, settings)
