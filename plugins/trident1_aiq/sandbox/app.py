@@ -39,7 +39,7 @@ class Faults:
     slow_ms: int = 0
     timeout_s: float = 3.0
     seed: int = 7
-    #: Faults served first, in order, whatever the rate (for tests): e.g. ["429", "500"].
+    #: Faults served first, in order, whatever the rate (for tests): e.g. ["429", "", "500"] ("" = no fault).
     script: list[str] = field(default_factory=list)
 
 
