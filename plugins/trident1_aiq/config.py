@@ -124,6 +124,8 @@ class IntegrationSettings(_Strict):
     phone_region: Annotated[str, AfterValidator(_region)] = "US"
     max_reject_rate: float = Field(default=0.05, ge=0, le=1)
     lookback_hours: int = Field(default=48, ge=0, le=24 * 31)
+    #: A mapped location whose newest loaded sale is older than this is flagged in the run report.
+    freshness_hours: int = Field(default=24, ge=1, le=24 * 365)
     marketing: MarketingSettings = MarketingSettings()
     loyalty: LoyaltySettings = LoyaltySettings()
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from datetime import datetime, timedelta
 from typing import Any
 
 from .config import Settings
-from .warehouse import Warehouse
+from .warehouse import Warehouse, parse_db_time
 
 COLUMNS = ("records_read", "loaded", "updated", "unchanged", "quarantined", "held", "released",
            "refunds_loaded", "personas_created", "personas_merged", "points_earned", "points_reversed", "opt_ins_sent")
@@ -19,6 +20,17 @@ def skipped_notes(settings: Settings) -> list[str]:
     return [] if settings.integration.age_compliant else [AGE_NOTE]
 
 
+def stale_locations(wh: Warehouse, conn, as_of: datetime, max_age: timedelta) -> list[dict[str, Any]]:
+    """Mapped, active locations whose newest loaded sale is older than ``max_age`` (or absent):
+    a location with no sales for days is visible, not silent (the guide's 24-hour promise)."""
+    stale = []
+    for r in wh.query(conn, "report/freshness"):
+        newest = parse_db_time(r["newest_sale"])
+        if newest is None or newest < as_of - max_age:
+            stale.append(dict(r, newest_sale=newest))
+    return stale
+
+
 def run_summary(wh: Warehouse, run_id: str, settings: Settings | None = None) -> tuple[str, dict[str, Any]]:
     with wh.begin() as conn:
         if settings is not None:
@@ -27,9 +39,13 @@ def run_summary(wh: Warehouse, run_id: str, settings: Settings | None = None) ->
         runs = wh.query(conn, "report/run_rows", {"run_id": run_id})
         locs = wh.query(conn, "report/run_location_rows", {"run_id": run_id})
         reasons = wh.query(conn, "report/quarantine_reasons", {"run_id": run_id})
+        ends = [parse_db_time(r["window_end"]) for r in runs if r.get("window_end")]
+        hours = settings.integration.freshness_hours if settings else 24
+        stale = stale_locations(wh, conn, max(ends), timedelta(hours=hours)) if ends else []
     totals = {c: sum(int(r.get(c) or 0) for r in runs) for c in COLUMNS}
     totals["credentials"] = len([r for r in runs if r["credential"] != "*"])
     totals["failed"] = [r["credential"] for r in runs if r["status"] != "success"]
+    totals["stale_locations"] = [f"{s['credential']}/{s['location_id']}" for s in stale]
     by_reason: Counter = Counter()
     for r in reasons:
         for reason in json.loads(r["reasons"]):
@@ -55,4 +71,9 @@ def run_summary(wh: Warehouse, run_id: str, settings: Settings | None = None) ->
     if by_reason:
         lines.append("  open quarantine met by this run, by reason: "
                      + ", ".join(f"{k} {v}" for k, v in sorted(by_reason.items())))
+    if stale:
+        lines.append(f"  freshness: {len(stale)} mapped location(s) with no sale loaded in the last {hours} h:")
+        for s_ in stale:
+            newest = s_["newest_sale"].isoformat() if s_["newest_sale"] else "never"
+            lines.append(f"    {s_['credential']}/{s_['location_id']} → {s_['store_id']}: newest sale {newest}")
     return "\n".join(lines), totals

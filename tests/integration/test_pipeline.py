@@ -289,3 +289,33 @@ def test_analyst_views(warehouse, sandbox, settings):
     assert row["sales"] == direct["n"]
     assert round(float(row["net_sales"]), 2) == round(float(direct["net"]), 2)
     assert balance == scalar(warehouse, "SELECT COUNT(*) FROM personas")
+
+
+def test_admin_and_analyst_views(warehouse, sandbox, settings):
+    prepare_run(warehouse, settings, NOW)
+    summary = ingest(warehouse, sandbox, settings)
+    with warehouse.begin() as conn:
+        unmapped = conn.execute(text("SELECT * FROM unmapped_locations")).mappings().all()
+        mapped = conn.execute(text("SELECT COUNT(*) FROM location_mappings WHERE store_id IS NOT NULL")).scalar()
+        by_reason = conn.execute(text("SELECT reason_code, SUM(records) AS n FROM quarantine_daily "
+                                      "GROUP BY reason_code")).fetchall()
+        categories = conn.execute(text("SELECT COUNT(DISTINCT category) FROM daily_category_sales")).scalar()
+    assert [(u["credential"], u["location_id"]) for u in unmapped] == [("trident1_acme", "LOC-4")]
+    assert unmapped[0]["held_records"] == summary["held"] and mapped == 3
+    assert dict((r[0], int(r[1])) for r in by_reason)["unmapped_location"] == summary["held"]
+    assert sum(int(r[1]) for r in by_reason) == summary["held"] + summary["quarantined"]
+    assert categories >= 4
+
+
+def test_freshness_flags_a_mapped_location_with_no_recent_sale(warehouse, sandbox):
+    from trident1_aiq.report import run_summary
+
+    maps = json.loads(default_variable_text("trident1_store_mappings"))
+    maps.append({"credential": "trident1_acme", "location_id": "LOC-9", "store_id": "nyc-soho"})
+    s = load_settings({"trident1_store_mappings": json.dumps(maps)})
+    prepare_run(warehouse, s, NOW)
+    ingest(warehouse, sandbox, s)
+    ingest(warehouse, sandbox, s, "bolt")
+    text_, totals = run_summary(warehouse, "run-1", s)
+    assert totals["stale_locations"] == ["trident1_acme/LOC-9"]
+    assert "LOC-9 → nyc-soho: newest sale never" in text_
