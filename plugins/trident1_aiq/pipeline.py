@@ -136,6 +136,7 @@ def ingest_credential(
 
         with timer.step("load"):
             with wh.begin() as conn:
+                wh.run(conn, "load/lock", {"credential": credential})
                 upsert_catalogue(wh, conn, credential, locations, discounts, now)
                 candidates = customers + [s.customer for s in load_sales if s.customer]
                 resolution = resolve_personas(wh, conn, candidates, now)

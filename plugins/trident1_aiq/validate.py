@@ -12,8 +12,8 @@ GX is imported lazily, once per process, and runs on an ephemeral context.
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from .normalize import SALE_STATUSES, RefundRow, SaleRow
@@ -87,8 +87,17 @@ def refund_checks(known_locations: set[str]) -> list[Check]:
     ]
 
 
-@lru_cache(maxsize=1)
+_local = threading.local()
+
+
 def _batch_definition():
+    """One ephemeral GX context per thread: GX objects are not safe to share between threads."""
+    if getattr(_local, "gx", None) is None:
+        _local.gx = _new_batch_definition()
+    return _local.gx
+
+
+def _new_batch_definition():
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import logging
 

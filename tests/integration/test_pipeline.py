@@ -32,6 +32,26 @@ def ingest(wh, server, settings, name="acme", run_id="run-1", day=DAY, now=NOW):
                              window=run_window(day, settings.integration.lookback_hours, now), now=now)
 
 
+def identity_snapshot(wh) -> dict[str, list[tuple]]:
+    """Like snapshot(), with each persona named by who it is (phone, e-mail) instead of its
+    surrogate id: which identifier founded a persona depends on the order records arrived in."""
+    snap = snapshot(wh)
+    with wh.begin() as conn:
+        who = {r.persona_id: f"{r.phone}|{r.email}" for r in conn.execute(
+            text("SELECT persona_id, phone, email FROM personas"))}
+    for table in ("sales", "persona_sources", "personas"):
+        rows = []
+        for row in snap[table]:
+            d = dict(row)
+            if table == "personas":
+                d = {"who": who.get(d.get("persona_id"))}
+            elif d.get("persona_id") not in (None, "None"):
+                d["persona_id"] = who.get(d["persona_id"])
+            rows.append(tuple(sorted(d.items())))
+        snap[table] = sorted(rows)
+    return snap
+
+
 def snapshot(wh) -> dict[str, list[tuple]]:
     out = {}
     with wh.begin() as conn:
@@ -319,3 +339,48 @@ def test_freshness_flags_a_mapped_location_with_no_recent_sale(warehouse, sandbo
     text_, totals = run_summary(warehouse, "run-1", s)
     assert totals["stale_locations"] == ["trident1_acme/LOC-9"]
     assert "LOC-9 → nyc-soho: newest sale never" in text_
+
+
+@pytest.mark.postgres
+def test_two_runs_of_the_same_day_at_once_end_in_the_clean_state(sandbox, settings):
+    """Issue 7: concurrency is handled by locks and keys, not luck (PostgreSQL)."""
+    import threading
+
+    from trident1_aiq.warehouse import Warehouse
+
+    from ..conftest import drop_pg_database, make_pg_database, require_postgres
+
+    require_postgres()
+    names, snaps = [], []
+    try:
+        for concurrent in (True, False):
+            name, url = make_pg_database()
+            names.append(name)
+            wh = Warehouse(url)
+            prepare_run(wh, settings, NOW)
+            errors: list[BaseException] = []
+
+            def one(run_id, day, wh=wh, errors=errors):
+                try:
+                    ingest(wh, sandbox, settings, run_id=run_id, day=day)
+                    ingest(wh, sandbox, settings, "bolt", run_id=run_id, day=day)
+                except BaseException as exc:  # noqa: BLE001 - reported below
+                    errors.append(exc)
+
+            jobs = [("a", DAY), ("b", DAY), ("backfill", DAY - timedelta(days=1))]
+            if concurrent:
+                threads = [threading.Thread(target=one, args=j) for j in jobs]
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join()
+            else:
+                for j in jobs:
+                    one(*j)
+            assert errors == []
+            snaps.append(identity_snapshot(wh))
+            wh.dispose()
+        assert snaps[0] == snaps[1]
+    finally:
+        for name in names:
+            drop_pg_database(name)

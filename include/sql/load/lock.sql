@@ -1,0 +1,2 @@
+-- SQLite: BEGIN IMMEDIATE already serialises writers.
+SELECT 1
