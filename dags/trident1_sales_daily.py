@@ -16,6 +16,8 @@ from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import CronDataIntervalTimetable, Param, TriggerRule, dag, get_current_context, task
 
+from trident1_aiq.notifier import FailureNotifier
+
 DOC = __doc__
 
 
@@ -33,6 +35,7 @@ DOC = __doc__
             description="Business day to process (YYYY-MM-DD); empty: the run's data interval",
         )
     },
+    on_failure_callback=FailureNotifier(),  # off unless trident1_integration.alerts.enabled
     tags=["trident1", "aiq"],
     doc_md=DOC,
 )

@@ -73,6 +73,25 @@ def read_gateway() -> GatewayCredential | None:
                               password=conn.password)
 
 
+def alert_endpoint(alerts: Any):
+    """The alert channel's Connection as an ``alerts.Endpoint``."""
+    from .alerts import Endpoint
+
+    conn_id = alerts.webhook_conn_id if alerts.channel == "webhook" else alerts.smtp_conn_id
+    conn = _connection(conn_id)
+    if conn is None:
+        raise ConfigError([f"connection {conn_id}: not defined, but {alerts.channel} alerts are enabled"])
+    path = (conn.extra_dejson or {}).get("path", "") if alerts.channel == "webhook" else ""
+    return Endpoint(host=clean_host(conn.host), port=conn.port, schema=conn.schema, login=conn.login,
+                    password=conn.password, path=path)
+
+
+def clean_host(host: str | None) -> str:
+    from .config import clean_website
+
+    return clean_website(host or "")
+
+
 def warehouse_url_from(conn: Any | None, default_path: Path) -> str:
     """``warehouse_default`` as a SQLAlchemy URL; SQLite at ``default_path`` when absent."""
     from sqlalchemy.engine import URL
@@ -243,6 +262,18 @@ def opt_in(context: dict[str, Any]) -> dict[str, Any]:
     return counts.summary()
 
 
+def maybe_quarantine_alert(run_id: str, totals: dict[str, Any], settings: Settings) -> bool:
+    """A run that succeeded but quarantined more than ``alerts.quarantine_rate_over``."""
+    from .alerts import quarantine_alert, quarantine_rate
+    from .notifier import send_alert
+
+    alerts = settings.integration.alerts
+    rate = quarantine_rate(totals)
+    if not alerts.enabled or rate <= alerts.quarantine_rate_over:
+        return False
+    return send_alert(quarantine_alert(run_id, totals, rate, alerts.quarantine_rate_over))
+
+
 def run_report(context: dict[str, Any]) -> dict[str, Any]:
     from .report import run_summary
 
@@ -253,6 +284,8 @@ def run_report(context: dict[str, Any]) -> dict[str, Any]:
             settings = None
         text, totals = run_summary(wh, run_id_of(context), settings)
         log.info("run summary\n%s", text)
+        if settings is not None and not totals["failed"]:
+            maybe_quarantine_alert(run_id_of(context), totals, settings)
         if totals["failed"]:  # this task is the leaf: it must not turn a failed run green
             raise RuntimeError(f"credentials failed in this run: {', '.join(totals['failed'])}")
         return totals

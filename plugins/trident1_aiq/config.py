@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
@@ -118,6 +118,25 @@ class LoyaltySettings(_Strict):
         return self
 
 
+class AlertSettings(_Strict):
+    """Alerts (off by default): a failed run, or a run that quarantined more than usual."""
+
+    enabled: bool = False
+    channel: Literal["webhook", "email"] = "webhook"
+    webhook_conn_id: Text = "aiq_alerts_webhook"
+    smtp_conn_id: Text = "smtp_default"
+    email_to: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]] = Field(default_factory=list)
+    email_from: Text = "trident1-aiq@localhost"
+    #: Alert when a successful run's rejected share of sales and refunds read exceeds this.
+    quarantine_rate_over: float = Field(default=0.02, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _recipients(self) -> AlertSettings:
+        if self.enabled and self.channel == "email" and not self.email_to:
+            raise ValueError("e-mail alerts need at least one address in email_to")
+        return self
+
+
 class IntegrationSettings(_Strict):
     credentials: list[CredentialId] = Field(min_length=1, max_length=200)
     age_compliant: bool = False
@@ -128,6 +147,7 @@ class IntegrationSettings(_Strict):
     freshness_hours: int = Field(default=24, ge=1, le=24 * 365)
     marketing: MarketingSettings = MarketingSettings()
     loyalty: LoyaltySettings = LoyaltySettings()
+    alerts: AlertSettings = AlertSettings()
 
 
 class Address(_Strict):

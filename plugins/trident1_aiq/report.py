@@ -42,7 +42,7 @@ def run_summary(wh: Warehouse, run_id: str, settings: Settings | None = None) ->
         ends = [parse_db_time(r["window_end"]) for r in runs if r.get("window_end")]
         hours = settings.integration.freshness_hours if settings else 24
         stale = stale_locations(wh, conn, max(ends), timedelta(hours=hours)) if ends else []
-    totals = {c: sum(int(r.get(c) or 0) for r in runs) for c in COLUMNS}
+    totals = {c: sum(int(r.get(c) or 0) for r in runs) for c in COLUMNS + ("sales_read", "refunds_read")}
     totals["credentials"] = len([r for r in runs if r["credential"] != "*"])
     totals["failed"] = [r["credential"] for r in runs if r["status"] != "success"]
     totals["stale_locations"] = [f"{s['credential']}/{s['location_id']}" for s in stale]

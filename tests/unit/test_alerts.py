@@ -1,0 +1,150 @@
+"""Alerts through Airflow's notifier mechanism, delivered to local webhook and SMTP receivers."""
+
+from __future__ import annotations
+
+import json
+import socketserver
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from types import SimpleNamespace
+
+import pytest
+
+from trident1_aiq.airflow_adapter import maybe_quarantine_alert
+from trident1_aiq.config import default_variable_text, load_settings
+from trident1_aiq.notifier import FailureNotifier
+
+pytestmark = pytest.mark.unit
+
+
+class Webhook:
+    def __init__(self):
+        self.received: list[tuple[dict, dict]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's name
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                outer.received.append((dict(self.headers), json.loads(body)))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+
+
+class Smtp:
+    """The few SMTP verbs smtplib uses, enough to receive one message."""
+
+    def __init__(self):
+        self.messages: list[str] = []
+        outer = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self):
+                self.wfile.write(b"220 localhost ESMTP test\r\n")
+                data = None
+                for raw in self.rfile:
+                    line = raw.decode("utf-8", "replace")
+                    if data is not None:
+                        if line.rstrip("\r\n") == ".":
+                            outer.messages.append("".join(data))
+                            data = None
+                            self.wfile.write(b"250 OK\r\n")
+                        else:
+                            data.append(line)
+                        continue
+                    verb = line[:4].upper()
+                    if verb in ("EHLO", "HELO"):
+                        self.wfile.write(b"250 localhost\r\n")
+                    elif verb == "DATA":
+                        data = []
+                        self.wfile.write(b"354 end with .\r\n")
+                    elif verb == "QUIT":
+                        self.wfile.write(b"221 bye\r\n")
+                        return
+                    else:
+                        self.wfile.write(b"250 OK\r\n")
+
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+
+
+def alerting(monkeypatch, **alerts):
+    integ = json.loads(default_variable_text("trident1_integration"))
+    integ["alerts"] = alerts
+    monkeypatch.setenv("AIRFLOW_VAR_TRIDENT1_INTEGRATION", json.dumps(integ))
+    return load_settings({"trident1_integration": json.dumps(integ)})
+
+
+@pytest.fixture
+def webhook(monkeypatch):
+    hook = Webhook()
+    monkeypatch.setenv("AIRFLOW_CONN_AIQ_ALERTS_WEBHOOK", json.dumps(
+        {"conn_type": "http", "host": "127.0.0.1", "port": hook.port, "schema": "http",
+         "password": "alert-token-123", "extra": {"path": "/hooks/aiq"}}))
+    yield hook
+    hook.close()
+
+
+@pytest.fixture
+def smtp(monkeypatch):
+    server = Smtp()
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", json.dumps(
+        {"conn_type": "smtp", "host": "127.0.0.1", "port": server.port}))
+    yield server
+    server.close()
+
+
+def failed_context():
+    return {"dag_run": SimpleNamespace(dag_id="trident1_sales_daily", run_id="scheduled__2026-11-25"),
+            "ti": SimpleNamespace(task_id="ingest"), "exception": RuntimeError("reject rate 9% exceeds 5%")}
+
+
+def test_alerts_are_off_by_default(webhook, monkeypatch):
+    monkeypatch.delenv("AIRFLOW_VAR_TRIDENT1_INTEGRATION", raising=False)
+    FailureNotifier().notify(failed_context())
+    assert webhook.received == []
+
+
+def test_failure_notifier_posts_to_the_webhook(webhook, monkeypatch):
+    alerting(monkeypatch, enabled=True, channel="webhook")
+    FailureNotifier().notify(failed_context())
+    ((headers, body),) = webhook.received
+    assert headers["Authorization"] == "Bearer alert-token-123"
+    assert body["kind"] == "failure" and "scheduled__2026-11-25" in body["subject"]
+    assert "ingest" in body["text"] and "reject rate 9%" in body["text"]
+
+
+def test_quarantine_over_threshold_is_mailed(smtp, monkeypatch):
+    settings = alerting(monkeypatch, enabled=True, channel="email", email_to=["data@example.com"],
+                        quarantine_rate_over=0.05)
+    totals = {"quarantined": 12, "sales_read": 100, "refunds_read": 20}
+    assert maybe_quarantine_alert("run-7", totals, settings) is True
+    (message,) = smtp.messages
+    assert "To: data@example.com" in message and "run-7 quarantined 10.0% of records" in message
+
+
+def test_quarantine_under_threshold_sends_nothing(webhook, monkeypatch):
+    settings = alerting(monkeypatch, enabled=True, channel="webhook", quarantine_rate_over=0.05)
+    assert maybe_quarantine_alert("run-8", {"quarantined": 1, "sales_read": 100, "refunds_read": 0}, settings) is False
+    assert webhook.received == []
+
+
+def test_email_alerts_need_recipients():
+    integ = json.loads(default_variable_text("trident1_integration"))
+    integ["alerts"] = {"enabled": True, "channel": "email"}
+    with pytest.raises(Exception, match="trident1_integration.alerts"):
+        load_settings({"trident1_integration": json.dumps(integ)})
