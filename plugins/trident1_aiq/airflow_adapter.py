@@ -11,7 +11,7 @@ import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -149,9 +149,12 @@ def business_date_of(context: dict[str, Any]) -> date:
     if param:
         return date.fromisoformat(str(param))
     start = context.get("data_interval_start") or context.get("logical_date")
-    if start is None:
-        raise ValueError("the run has no data interval and no business_date param")
-    return start.astimezone(UTC).date()
+    if start is not None:
+        return start.astimezone(UTC).date()
+    # A manual run of Airflow 3 may have no logical date: the latest complete UTC day before it.
+    dag_run = context.get("dag_run")
+    after = getattr(dag_run, "run_after", None) or datetime.now(UTC)
+    return after.astimezone(UTC).date() - timedelta(days=1)
 
 
 def run_id_of(context: dict[str, Any]) -> str:

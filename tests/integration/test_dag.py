@@ -117,6 +117,8 @@ def test_business_date_from_param_or_data_interval():
     assert business_date_of({"params": {"business_date": "2026-11-20"}, "data_interval_start": start}).isoformat() \
         == "2026-11-20"
     assert business_date_of({"params": {}, "data_interval_start": start}).isoformat() == "2026-11-24"
+    manual = {"params": {}, "dag_run": type("R", (), {"run_after": datetime(2026, 11, 26, 15, tzinfo=UTC)})()}
+    assert business_date_of(manual).isoformat() == "2026-11-25"  # no logical date: the last complete day
 
 
 def test_dag_end_to_end_loads_reruns_idempotently_and_leaks_no_key(wired, capfd, caplog, airflow_db):
