@@ -27,6 +27,7 @@ from trident1_aiq.sandbox.data import DEFAULT_STORES, Volume
 from trident1_aiq.warehouse import Warehouse
 
 from ..conftest import ROOT, drop_pg_database, make_pg_database, require_postgres
+from .test_pipeline import identity_snapshot
 
 pytestmark = [pytest.mark.integration, pytest.mark.distributed, pytest.mark.postgres]
 REDIS_DB = 9
@@ -87,6 +88,30 @@ def wait_for(what: str, check, timeout: float, cluster: Cluster):
     pytest.fail(f"timed out waiting for {what}\n{cluster.logs()}")
 
 
+def make_pg_reference(tmp_path, cluster):
+    name, url = make_pg_database()
+    cluster.dbs.append(name)
+    return url
+
+
+def one_by_one(wh, sandbox_port, now, days):
+    from trident1_aiq.client import Trident1Client
+    from trident1_aiq.config import load_settings, trident1_credential
+    from trident1_aiq.loyalty import run_loyalty
+    from trident1_aiq.pipeline import ingest_credential, prepare_run, run_window
+
+    settings = load_settings({})
+    prepare_run(wh, settings, now)
+    for d in days:
+        for name in ("acme", "bolt"):
+            cred = trident1_credential(f"trident1_{name}", host=f"127.0.0.1:{sandbox_port}", schema="http", port=None,
+                                       password=f"sandbox-{name}-key", extra={"store_name": name})
+            ingest_credential(wh=wh, client=Trident1Client(cred), settings=settings, credential=f"trident1_{name}",
+                              run_id=f"ref-{d}", window=run_window(d, settings.integration.lookback_hours, now),
+                              now=now)
+        run_loyalty(wh, settings, f"ref-{d}", now)
+
+
 def test_dag_runs_on_celery_executor_and_loads_what_dag_test_would(tmp_path):
     require_postgres()
     if not redis_available():
@@ -99,6 +124,7 @@ def test_dag_runs_on_celery_executor_and_loads_what_dag_test_would(tmp_path):
     meta_name, _ = make_pg_database()
     wh_name, wh_url = make_pg_database()
     api_port, sandbox_port = free_port(), free_port()
+    queue = f"t1test-{uuid.uuid4().hex[:8]}"  # isolated from any other worker on this Redis
     now = datetime.now(UTC).replace(microsecond=0)
     day = now.date() - timedelta(days=1)
     sandbox_now = now.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -109,6 +135,7 @@ def test_dag_runs_on_celery_executor_and_loads_what_dag_test_would(tmp_path):
         "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://postgres@127.0.0.1:5432/{meta_name}",
         "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:6379/{REDIS_DB}",
+        "AIRFLOW__OPERATORS__DEFAULT_QUEUE": queue,
         "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql://postgres@127.0.0.1:5432/{meta_name}",
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
         "AIRFLOW__API__HOST": "127.0.0.1",
@@ -140,7 +167,7 @@ def test_dag_runs_on_celery_executor_and_loads_what_dag_test_would(tmp_path):
         cluster.start("api-server", *airflow, "api-server", "--port", str(api_port), env=env)
         cluster.start("scheduler", *airflow, "scheduler", env=env)
         cluster.start("dag-processor", *airflow, "dag-processor", env=env)
-        cluster.start("worker", *airflow, "celery", "worker", "--concurrency", "2", env=env)
+        cluster.start("worker", *airflow, "celery", "worker", "--concurrency", "2", "--queues", queue, env=env)
 
         def api_up():
             try:
@@ -185,11 +212,25 @@ def test_dag_runs_on_celery_executor_and_loads_what_dag_test_would(tmp_path):
         with wh.begin() as c:
             loaded = wh.execute(c, "SELECT COUNT(*) FROM sales").scalar()
             ledger = wh.execute(c, "SELECT COUNT(*) FROM loyalty_ledger").scalar()
-        wh.dispose()
         assert loaded == expected > 100
         assert ledger > 0
+
+        # Backfill: `airflow backfill create` over the three days before yields the same warehouse
+        # as running the four days one by one (in order, in process).
+        subprocess.run([*airflow, "backfill", "create", "--dag-id", "trident1_sales_daily",
+                        "--from-date", (day - timedelta(days=3)).isoformat(),
+                        "--to-date", (day - timedelta(days=1)).isoformat()],
+                       env=env, check=True, timeout=120, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for("the backfill", lambda: len(runs_done() or []) >= len(states) + 3 and runs_done(), 600, cluster)
+        assert set(runs_done()) == {"success"}, cluster.logs()
+        assert {r[0] for r in sql("SELECT DISTINCT run_type FROM dag_run")} >= {"backfill"}
+        ref = Warehouse(make_pg_reference(tmp_path, cluster))
+        one_by_one(ref, sandbox_port, pinned, [day - timedelta(days=n) for n in (3, 2, 1, 0)])
+        assert identity_snapshot(wh) == identity_snapshot(ref)  # ledger included
+        ref.dispose()
+        wh.dispose()
     finally:
         cluster.stop()
-        for name in (meta_name, wh_name):
+        for name in (meta_name, wh_name, *cluster.dbs):
             drop_pg_database(name)
-        subprocess.run(["redis-cli", "-n", str(REDIS_DB), "flushdb"], check=False, stdout=subprocess.DEVNULL)
+        subprocess.run(["redis-cli", "-n", str(REDIS_DB), "del", queue], check=False, stdout=subprocess.DEVNULL)

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.integration
 VOLATILE = {"loaded_at", "run_id", "first_run_id", "last_seen_at", "updated_at", "created_at", "first_seen_at",
             "quarantine_id", "quarantined_at", "released_at", "released_by_run"}
 SNAPSHOT_TABLES = ("sales", "sale_items", "sale_discounts", "refunds", "personas", "persona_sources",
-                   "quarantine", "trident1_locations", "store_mappings")
+                   "quarantine", "trident1_locations", "store_mappings", "loyalty_ledger")
 
 
 def ingest(wh, server, settings, name="acme", run_id="run-1", day=DAY, now=NOW):
@@ -33,13 +33,17 @@ def ingest(wh, server, settings, name="acme", run_id="run-1", day=DAY, now=NOW):
 
 
 def identity_snapshot(wh) -> dict[str, list[tuple]]:
-    """Like snapshot(), with each persona named by who it is (phone, e-mail) instead of its
-    surrogate id: which identifier founded a persona depends on the order records arrived in."""
+    """Like snapshot(), with each persona named by the Trident1 customers it groups (or, for one
+    known by no customer id, its phone and e-mail) instead of its surrogate id and first-seen
+    contact details, which depend on the order records arrived in."""
     snap = snapshot(wh)
     with wh.begin() as conn:
-        who = {r.persona_id: f"{r.phone}|{r.email}" for r in conn.execute(
-            text("SELECT persona_id, phone, email FROM personas"))}
-    for table in ("sales", "persona_sources", "personas"):
+        groups: dict[str, list[str]] = {}
+        for r in conn.execute(text("SELECT persona_id, credential, customer_id FROM persona_sources")):
+            groups.setdefault(r.persona_id, []).append(f"{r.credential}/{r.customer_id}")
+        who = {r.persona_id: ",".join(sorted(groups.get(r.persona_id, []))) or f"{r.phone}|{r.email}"
+               for r in conn.execute(text("SELECT persona_id, phone, email FROM personas"))}
+    for table in ("sales", "persona_sources", "personas", "loyalty_ledger"):
         rows = []
         for row in snap[table]:
             d = dict(row)
