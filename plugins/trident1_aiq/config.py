@@ -258,35 +258,32 @@ def load_settings(
                 where = _path(name, err["loc"])
                 got = "" if err["type"] == "missing" else f" (got {_describe(err.get('input'))})"
                 problems.append(f"{where}: {err['msg']}{got}")
+    # Cross-checks run on whatever parsed, so that every problem is reported at once.
+    problems.extend(_cross_check(parsed.get(VAR_INTEGRATION), parsed.get(VAR_STORES),
+                                 parsed.get(VAR_MAPPINGS) or [], parsed.get(VAR_DISCOUNTS) or []))
     if problems:
         raise ConfigError(problems)
-
-    integration: IntegrationSettings = parsed[VAR_INTEGRATION]
-    stores: list[RetailStore] = parsed[VAR_STORES]
-    mappings: list[StoreMapping] = parsed[VAR_MAPPINGS]
-    discounts: list[AiqDiscount] = parsed[VAR_DISCOUNTS]
-    problems.extend(_cross_check(integration, stores, mappings, discounts))
-    if problems:
-        raise ConfigError(problems)
-    return Settings(integration, tuple(stores), tuple(mappings), tuple(discounts))
+    return Settings(parsed[VAR_INTEGRATION], tuple(parsed[VAR_STORES]), tuple(parsed[VAR_MAPPINGS]),
+                    tuple(parsed[VAR_DISCOUNTS]))
 
 
 def _cross_check(
-    integration: IntegrationSettings,
-    stores: list[RetailStore],
+    integration: IntegrationSettings | None,
+    stores: list[RetailStore] | None,
     mappings: list[StoreMapping],
     discounts: list[AiqDiscount],
 ) -> list[str]:
+    """Checks across Variables; a check that needs a Variable which did not parse is skipped."""
     problems: list[str] = []
-    creds = set(integration.credentials)
+    creds = set(integration.credentials) if integration else None
     seen_creds: set[str] = set()
-    for i, cred in enumerate(integration.credentials):
+    for i, cred in enumerate(integration.credentials if integration else []):
         if cred in seen_creds:
             problems.append(f"{VAR_INTEGRATION}.credentials[{i}]: {cred!r} is listed twice")
         seen_creds.add(cred)
 
     store_ids: set[str] = set()
-    for i, store in enumerate(stores):
+    for i, store in enumerate(stores or []):
         if store.id in store_ids:
             problems.append(f"{VAR_STORES}[{i}].id: retail store {store.id!r} is defined twice")
         store_ids.add(store.id)
@@ -294,11 +291,11 @@ def _cross_check(
     mapped: dict[tuple[str, str], int] = {}
     for i, m in enumerate(mappings):
         where = f"{VAR_MAPPINGS}[{i}]"
-        if m.store_id not in store_ids:
+        if stores is not None and m.store_id not in store_ids:
             problems.append(
                 f"{where}.store_id: retail store {m.store_id!r} does not exist in {VAR_STORES}"
             )
-        if m.credential not in creds:
+        if creds is not None and m.credential not in creds:
             problems.append(
                 f"{where}.credential: {m.credential!r} is not in {VAR_INTEGRATION}.credentials"
             )
@@ -318,7 +315,7 @@ def _cross_check(
         if d.id in seen_discounts:
             problems.append(f"{where}.id: AIQ discount {d.id!r} is defined twice")
         seen_discounts.setdefault(d.id, i)
-        if d.credential not in creds:
+        if creds is not None and d.credential not in creds:
             problems.append(
                 f"{where}.credential: {d.credential!r} is not in {VAR_INTEGRATION}.credentials"
             )
