@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from .config import Settings
+from .faults import crash_point
 from .warehouse import Warehouse, as_decimal, parse_db_time
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,7 @@ class LoyaltyCounts:
 class Ledger:
     def __init__(self, wh: Warehouse, conn: Connection, run_id: str, now: datetime):
         self.wh, self.conn, self.run_id, self.now = wh, conn, run_id, now
+        self.written = 0
 
     def write(self, key: str, entry_type: str, points: int, persona_id: str, *, credential: str, sale_id: str,
               store_id: str | None, refund_id: str | None = None) -> None:
@@ -97,6 +99,9 @@ class Ledger:
             "entry_id": entry_id(key), "idempotency_key": key, "persona_id": persona_id, "store_id": store_id,
             "credential": credential, "sale_id": sale_id, "refund_id": refund_id, "entry_type": entry_type,
             "points": points, "run_id": self.run_id, "now": self.now})
+        self.written += 1
+        if self.written == 2:
+            crash_point("loyalty.between_entries")
 
     def sale_points(self, credential: str, sale_id: str) -> Counter:
         rows = self.wh.query(self.conn, "loyalty/sale_points", {"credential": credential, "sale_id": sale_id})

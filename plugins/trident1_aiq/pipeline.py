@@ -19,6 +19,7 @@ from typing import Any
 
 from .client import Trident1Client, dedupe_latest
 from .config import Settings
+from .faults import crash_point
 from .load import held_records, merge, quarantine, sync_settings, upsert_catalogue
 from .normalize import normalize_customer, normalize_refund, normalize_sale
 from .personas import resolve_personas
@@ -105,6 +106,7 @@ def ingest_credential(
             discounts = client.discounts()
             customers_raw = client.customers(window.start, window.end)
             sales_raw = client.sales(window.start, window.end)
+            crash_point("extract.after_sales")
             refunds_raw = client.refunds(window.start, window.end)
         log.info("%s: read %d sales, %d refunds, %d customers, %d locations (%s → %s)", credential,
                  len(sales_raw), len(refunds_raw), len(customers_raw), len(locations),
@@ -178,6 +180,7 @@ def ingest_credential(
                     })
                 if loc_rows:
                     wh.run(conn, "report/run_location", loc_rows)
+                crash_point("load.before_commit")
 
         loaded, updated = sum(counts.loaded.values()), sum(counts.updated.values())
         rejects = len(bad_sales) + len(bad_refunds)
