@@ -119,7 +119,8 @@ class HttpJsonClient:
         self.requests_made += 1
         try:
             resp = self.session.request(method, self.base_url + path, timeout=self.timeout, **kwargs)
-        except (requests.ConnectionError, requests.Timeout) as exc:
+        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
+            # resets, refused connections, timeouts, a body cut off mid-stream: all transient
             raise TransientError(f"{where}: {type(exc).__name__}") from None
         status = resp.status_code
         if status == 429:

@@ -41,11 +41,11 @@ def test_ten_percent_faults_give_exactly_the_fault_free_rows(warehouse, sandbox,
     # ~10 % random faults of every kind, plus one of each kind for certain
     sandbox.state.faults = Faults(rate=0.10, retry_after=2, timeout_s=1.0, duplicate_pages=True, seed=11,
                                   script=[k for kind in ("429", "500", "502", "503", "504", "nonjson", "truncated",
-                                                         "nodata", "timeout") for k in (kind, "", "")])
+                                                         "nodata", "timeout", "reset") for k in (kind, "", "")])
     prepare_run(warehouse, settings, NOW)
     waits: list[float] = []
     run(warehouse, sandbox, settings, waits)
-    assert sandbox.state.faults_served >= 9  # faults really happened
+    assert sandbox.state.faults_served >= 10  # faults really happened
     assert waits
     faulty = snapshot(warehouse)
     assert faulty == clean_snapshot(warehouse, sandbox, settings)

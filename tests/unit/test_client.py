@@ -76,7 +76,7 @@ def test_retry_after_is_capped(sandbox):
     assert waits == [60.0]
 
 
-@pytest.mark.parametrize("fault", ["500", "502", "503", "504", "nonjson", "truncated", "nodata"])
+@pytest.mark.parametrize("fault", ["500", "502", "503", "504", "nonjson", "truncated", "nodata", "reset"])
 def test_transient_fault_then_success(sandbox, fault):
     sandbox.state.faults = Faults(script=[fault])
     c = client(sandbox)

@@ -21,13 +21,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 
 from . import data
 from .data import DEFAULT_STORES, StoreSpec, Volume
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
-FAULT_KINDS = ("429", "500", "502", "503", "504", "nonjson", "truncated", "nodata", "timeout")
+FAULT_KINDS = ("429", "500", "502", "503", "504", "nonjson", "truncated", "nodata", "timeout", "reset")
 
 
 @dataclass
@@ -128,6 +128,12 @@ def create_app(state: SandboxState | None = None) -> FastAPI:
         if kind == "timeout":
             await asyncio.sleep(f.timeout_s)
             return _error(504, "timeout", "too slow")
+        if kind == "reset":  # the connection dies mid-body: the server aborts it
+            async def dying():
+                yield b'{"data": [{"id": "S-1"'
+                raise ConnectionResetError("sandbox: connection reset by fault injection")
+
+            return StreamingResponse(dying(), status_code=200, media_type="application/json")
         raise AssertionError(kind)
 
     def store_for(request: Request) -> StoreSpec | JSONResponse:
