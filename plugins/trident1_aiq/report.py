@@ -12,6 +12,8 @@ from .warehouse import Warehouse, parse_db_time
 
 COLUMNS = ("records_read", "loaded", "updated", "unchanged", "quarantined", "held", "released",
            "refunds_loaded", "personas_created", "personas_merged", "points_earned", "points_reversed", "opt_ins_sent")
+LABELS = {"records_read": "read", "loaded": "new", "updated": "updated", "unchanged": "unchanged",
+          "quarantined": "rejected", "held": "held", "released": "released", "refunds_loaded": "refunds"}
 AGE_NOTE = ("age_compliant is false: loyalty enrollment and SMS opt-ins are skipped for this source "
             "(rule 2); sales still load")
 
@@ -52,7 +54,7 @@ def run_summary(wh: Warehouse, run_id: str, settings: Settings | None = None) ->
             if not reason.startswith("note:"):
                 by_reason[reason.split(":", 1)[0]] += 1
     lines = [f"Run {run_id}"]
-    header = f"  {'credential / location':<28}{'store':<16}" + "".join(f"{c[:10]:>11}" for c in COLUMNS[:8])
+    header = f"  {'credential / location':<28}{'store':<16}" + "".join(f"{LABELS[c]:>11}" for c in COLUMNS[:8])
     lines.append(header)
     for r in runs:
         lines.append(f"  {r['credential']:<28}{'':<16}" + "".join(f"{int(r.get(c) or 0):>11}" for c in COLUMNS[:8])
