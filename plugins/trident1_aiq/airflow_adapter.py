@@ -22,6 +22,7 @@ from .config import (
     Settings,
     Trident1Credential,
     check_discount_mirrors,
+    clean_website,
     gateway_credential,
     load_settings,
     trident1_credential,
@@ -82,14 +83,8 @@ def alert_endpoint(alerts: Any):
     if conn is None:
         raise ConfigError([f"connection {conn_id}: not defined, but {alerts.channel} alerts are enabled"])
     path = (conn.extra_dejson or {}).get("path", "") if alerts.channel == "webhook" else ""
-    return Endpoint(host=clean_host(conn.host), port=conn.port, schema=conn.schema, login=conn.login,
+    return Endpoint(host=clean_website(conn.host or ""), port=conn.port, schema=conn.schema, login=conn.login,
                     password=conn.password, path=path)
-
-
-def clean_host(host: str | None) -> str:
-    from .config import clean_website
-
-    return clean_website(host or "")
 
 
 def warehouse_url_from(conn: Any | None, default_path: Path) -> str:

@@ -212,11 +212,6 @@ def _line(rng: random.Random, line_id: int) -> dict[str, Any]:
             "quantity": f"{qty:.3f}", "unit_price": price, "_gross": (qty * Decimal(price)).quantize(CENT, ROUND_HALF_UP)}
 
 
-def generate_day(store: StoreSpec, loc: LocationSpec, day: date, per_day: int,
-                 malformed_rate: float) -> list[SaleRecord]:
-    return list(_generate_day(store, loc, day, per_day, malformed_rate))
-
-
 @lru_cache(maxsize=4096)
 def _generate_day(store: StoreSpec, loc: LocationSpec, day: date, per_day: int,
                   malformed_rate: float) -> tuple[SaleRecord, ...]:
