@@ -202,6 +202,37 @@ def dedupe_latest(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(by_id.values()) + anonymous
 
 
+class LatestSeen:
+    """Streaming form of :func:`dedupe_latest` for a listing read page by page.
+
+    A record passes unless the same id already passed with the same or a newer
+    version (``updated_at``); a newer version passes again and the merge replaces
+    the older one (rule 8). Keeps one short string per id, not the records.
+    """
+
+    def __init__(self) -> None:
+        self.versions: dict[Any, str | None] = {}
+        self.skipped = 0
+
+    def accept(self, rec: Any) -> bool:
+        rid = rec.get("id") if isinstance(rec, dict) else None
+        if not isinstance(rid, (str, int)) or rid == "":
+            return True
+        raw = rec.get("updated_at") or rec.get("created_at")
+        raw = raw if isinstance(raw, str) else None
+        if rid not in self.versions:
+            self.versions[rid] = raw
+            return True
+        old = self.versions[rid]
+        v_old = _version({"updated_at": old}) if old else None
+        v_new = _version(rec)
+        if raw != old and (v_old is None or (v_new is not None and v_new > v_old)):
+            self.versions[rid] = raw
+            return True
+        self.skipped += 1
+        return False
+
+
 class Trident1Client:
     def __init__(self, credential: Trident1Credential, *, page_limit: int = PAGE_LIMIT, **kwargs: Any):
         self.credential = credential
@@ -237,6 +268,13 @@ class Trident1Client:
 
     def window(self, path: str, since: datetime, before: datetime) -> list[dict]:
         return self.list(
+            path,
+            {"updated_since": _rfc3339(since), "updated_before": _rfc3339(before), "limit": self.page_limit},
+        )
+
+    def iter_window(self, path: str, since: datetime, before: datetime) -> Iterator[list[dict]]:
+        """The window's pages as they arrive (no dedupe: see :class:`LatestSeen`)."""
+        return self.iter_pages(
             path,
             {"updated_since": _rfc3339(since), "updated_before": _rfc3339(before), "limit": self.page_limit},
         )

@@ -145,6 +145,9 @@ class IntegrationSettings(_Strict):
     lookback_hours: int = Field(default=48, ge=0, le=24 * 31)
     #: A mapped location whose newest loaded sale is older than this is flagged in the run report.
     freshness_hours: int = Field(default=24, ge=1, le=24 * 365)
+    #: Sales (or refunds, or customers) per chunk: a chunk is normalised, validated and loaded
+    #: in one transaction, so memory follows the chunk, not the day (docs/performance.md).
+    chunk_size: int = Field(default=10_000, ge=100, le=200_000)
     marketing: MarketingSettings = MarketingSettings()
     loyalty: LoyaltySettings = LoyaltySettings()
     alerts: AlertSettings = AlertSettings()

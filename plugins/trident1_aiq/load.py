@@ -84,7 +84,7 @@ def merge(wh: Warehouse, conn: Connection, credential: str, run_id: str, now: da
     """
     wh.run(conn, "load/stage_create")
     if sales:
-        wh.run(conn, "load/stage_sales", [
+        wh.bulk(conn, "load/stage_sales", [
             {"credential": credential, "sale_id": s.sale_id, "store_id": store, "location_id": s.location_id,
              "persona_id": persona, "customer_id": s.customer.customer_id if s.customer else None,
              "receipt_number": s.receipt_number, "status": s.status, "sold_at": s.sold_at,
@@ -95,7 +95,7 @@ def merge(wh: Warehouse, conn: Connection, credential: str, run_id: str, now: da
         ])
         items = [dict(it, credential=credential, sale_id=s.sale_id) for s, _, _ in sales for it in s.items]
         if items:
-            wh.run(conn, "load/stage_sale_items", items)
+            wh.bulk(conn, "load/stage_sale_items", items)
         discounts = []
         for s, _, _ in sales:
             merged: dict[str, dict[str, Any]] = {}
@@ -106,14 +106,14 @@ def merge(wh: Warehouse, conn: Connection, credential: str, run_id: str, now: da
                     merged[d["discount_id"]] = dict(d, credential=credential, sale_id=s.sale_id)
             discounts.extend(merged.values())
         if discounts:
-            wh.run(conn, "load/stage_sale_discounts", discounts)
+            wh.bulk(conn, "load/stage_sale_discounts", discounts)
     wh.run(conn, "load/merge_sales")
     loaded, updated = Counter(), Counter()
     for r in wh.query(conn, "load/changed_by_location"):
         loaded[r["location_id"]] += int(r["loaded"] or 0)
         updated[r["location_id"]] += int(r["updated"] or 0)
     if refunds:
-        wh.run(conn, "load/stage_refunds", [
+        wh.bulk(conn, "load/stage_refunds", [
             {"credential": credential, "refund_id": r.refund_id, "sale_id": r.sale_id, "location_id": r.location_id,
              "store_id": store, "refunded_at": r.refunded_at, "business_date": r.business_date,
              "amount": r.amount, "tax": r.tax, "total": r.total, "reason": r.reason, "loaded_at": now,

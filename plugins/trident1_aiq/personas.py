@@ -129,7 +129,7 @@ def resolve_personas(wh: Warehouse, conn: Connection, candidates: list[CustomerR
     rows = [{"credential": c.credential, "customer_id": c.customer_id, "phone": c.phone, "email": c.email}
             for c in candidates if c.usable or c.customer_id]
     if rows:
-        wh.run(conn, "personas/insert_candidate", rows)
+        wh.bulk(conn, "personas/insert_candidate", rows)
     index = PersonaIndex()
     for r in wh.query(conn, "personas/matching"):
         source = (r["credential"], r["customer_id"]) if r["credential"] else None

@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from typing import Any
 
-from .client import Trident1Client, dedupe_latest
+from .client import LatestSeen, Trident1Client
 from .config import Settings
 from .faults import crash_point
 from .load import held_records, merge, quarantine, sync_settings, upsert_catalogue
@@ -82,6 +82,134 @@ def _by_location(rows: list[Any]) -> Counter:
     return Counter(r.location_id or "?" for r in rows)
 
 
+@dataclass
+class Totals:
+    """What a credential's chunks add up to, per location (the run report's rows)."""
+
+    read: Counter = field(default_factory=Counter)
+    loaded: Counter = field(default_factory=Counter)
+    updated: Counter = field(default_factory=Counter)
+    unchanged: Counter = field(default_factory=Counter)
+    rejected: Counter = field(default_factory=Counter)
+    held: Counter = field(default_factory=Counter)
+    released: Counter = field(default_factory=Counter)
+    refunds_loaded: Counter = field(default_factory=Counter)
+    sales_read: int = 0
+    refunds_read: int = 0
+    customers_read: int = 0
+    duplicates_skipped: int = 0
+    chunks: int = 0
+    personas_created: int = 0
+    personas_merged: int = 0
+
+
+def chunked(pages: Iterator[list[dict]], size: int, timer: StepTimer, seen: LatestSeen,
+            first: list[dict] | None = None) -> Iterator[list[dict]]:
+    """Pages → chunks of at most ``size`` records, deduplicated on the way (rule 8).
+
+    Time spent waiting for pages is booked to the ``extract`` step. ``first``
+    (held records released by a new mapping) goes ahead of the listing.
+    """
+    chunk: list[dict] = [r for r in (first or []) if seen.accept(r)]
+    while True:
+        with timer.step("extract"):
+            page = next(pages, None)
+        if page is None:
+            break
+        chunk.extend(r for r in page if seen.accept(r))
+        while len(chunk) >= size:
+            yield chunk[:size]
+            chunk = chunk[size:]
+    if chunk:
+        yield chunk
+
+
+@dataclass
+class Batch:
+    """Everything one credential's chunks share: connection, settings, catalogue."""
+
+    wh: Warehouse
+    credential: str
+    run_id: str
+    now: datetime
+    mapping: dict[str, str]
+    tz_of: dict[str, str]
+    known: set[str]
+    region: str
+    held_keys: set[str]
+    timer: StepTimer
+    totals: Totals
+
+
+UNMAPPED = "unmapped_location: location {} is not mapped to an AIQ retail store (trident1_store_mappings)"
+
+
+def _customers_chunk(b: Batch, raw: list[dict]) -> None:
+    with b.timer.step("normalize"):
+        customers = [c for c in (normalize_customer(r, b.credential, b.region) for r in raw) if c]
+    with b.timer.step("load"), b.wh.begin() as conn:
+        b.wh.run(conn, "load/lock", {"credential": b.credential})
+        res = resolve_personas(b.wh, conn, customers, b.now)
+    b.totals.customers_read += len(raw)
+    b.totals.personas_created += len(res.created)
+    b.totals.personas_merged += res.merged
+
+
+def _sales_chunk(b: Batch, raw: list[dict]) -> None:
+    t = b.totals
+    with b.timer.step("normalize"):
+        sales = [normalize_sale(r, i, b.credential, b.tz_of, b.region) for i, r in enumerate(raw)]
+    with b.timer.step("validate"):
+        good, bad = validate_sales(sales, b.known)
+    load_sales = [s for s in good if s.location_id in b.mapping]
+    hold = [s for s in good if s.location_id not in b.mapping]  # rule 6: held, not rejected
+    with b.timer.step("load"), b.wh.begin() as conn:
+        b.wh.run(conn, "load/lock", {"credential": b.credential})
+        with_customer = [s for s in load_sales if s.customer]
+        res = resolve_personas(b.wh, conn, [s.customer for s in with_customer], b.now)
+        persona_of = {s.row: res.persona_of.get(k) for k, s in enumerate(with_customer)}
+        counts = merge(b.wh, conn, b.credential, b.run_id, b.now,
+                       [(s, b.mapping[s.location_id], persona_of.get(s.row)) for s in load_sales], [])
+        quarantine(b.wh, conn, b.credential, b.run_id, b.now,
+                   [("sale", s, reasons, False) for s, reasons in bad]
+                   + [("sale", s, [UNMAPPED.format(s.location_id)], True) for s in hold])
+        crash_point("load.before_commit")
+    t.chunks += 1
+    t.sales_read += len(sales)
+    t.read += _by_location(sales)
+    t.loaded += counts.loaded
+    t.updated += counts.updated
+    t.unchanged += _by_location(load_sales) - counts.loaded - counts.updated
+    t.rejected += _by_location([s for s, _ in bad])
+    t.held += _by_location(hold)
+    t.released += _by_location([s for s in load_sales if s.key in b.held_keys])
+    t.personas_created += len(res.created)
+    t.personas_merged += res.merged
+
+
+def _refunds_chunk(b: Batch, raw: list[dict]) -> None:
+    t = b.totals
+    with b.timer.step("normalize"):
+        refunds = [normalize_refund(r, i, b.credential, b.tz_of) for i, r in enumerate(raw)]
+    with b.timer.step("validate"):
+        good, bad = validate_refunds(refunds, b.known)
+    load_refunds = [r for r in good if r.location_id in b.mapping]
+    hold = [r for r in good if r.location_id not in b.mapping]
+    with b.timer.step("load"), b.wh.begin() as conn:
+        b.wh.run(conn, "load/lock", {"credential": b.credential})
+        counts = merge(b.wh, conn, b.credential, b.run_id, b.now, [],
+                       [(r, b.mapping[r.location_id]) for r in load_refunds])
+        quarantine(b.wh, conn, b.credential, b.run_id, b.now,
+                   [("refund", r, reasons, False) for r, reasons in bad]
+                   + [("refund", r, [UNMAPPED.format(r.location_id)], True) for r in hold])
+    t.chunks += 1
+    t.refunds_read += len(refunds)
+    t.read += _by_location(refunds)
+    t.refunds_loaded += counts.refunds_loaded
+    t.rejected += _by_location([r for r, _ in bad])
+    t.held += _by_location(hold)
+
+
 def ingest_credential(
     *,
     wh: Warehouse,
@@ -91,10 +219,17 @@ def ingest_credential(
     run_id: str,
     window: RunWindow,
     now: datetime,
+    chunk_size: int | None = None,
 ) -> dict[str, Any]:
-    """Extract, validate and load one credential's window; return the small run summary."""
+    """Extract, validate and load one credential's window; return the small run summary.
+
+    The window streams through in chunks (customers, then sales, then refunds): each
+    chunk is normalised, validated and merged in its own transaction, so memory
+    follows ``chunk_size`` and not the day. Every merge is idempotent (rule 8), so a
+    run that dies after some chunks converges when rerun.
+    """
     timer = StepTimer()
-    region = settings.integration.phone_region
+    size = chunk_size or settings.integration.chunk_size
     mapping = settings.mapping_for(credential)
     with wh.begin() as conn:
         wh.run(conn, "report/run_start", {"run_id": run_id, "credential": credential,
@@ -104,94 +239,54 @@ def ingest_credential(
         with timer.step("extract"):
             locations = client.locations()
             discounts = client.discounts()
-            customers_raw = client.customers(window.start, window.end)
-            sales_raw = client.sales(window.start, window.end)
-            crash_point("extract.after_sales")
-            refunds_raw = client.refunds(window.start, window.end)
-        log.info("%s: read %d sales, %d refunds, %d customers, %d locations (%s → %s)", credential,
-                 len(sales_raw), len(refunds_raw), len(customers_raw), len(locations),
+        tz_of = {str(loc["id"]): loc.get("timezone") for loc in locations
+                 if isinstance(loc, dict) and loc.get("id") and isinstance(loc.get("timezone"), str)}
+        known = set(tz_of) | {str(loc["id"]) for loc in locations if isinstance(loc, dict) and loc.get("id")}
+        with timer.step("load"), wh.begin() as conn:
+            wh.run(conn, "load/lock", {"credential": credential})
+            upsert_catalogue(wh, conn, credential, locations, discounts, now)
+            held = [h for h in held_records(wh, conn, credential) if h["location_id"] in mapping]
+        b = Batch(wh, credential, run_id, now, mapping, tz_of, known, settings.integration.phone_region,
+                  {h["record_key"] for h in held}, timer, Totals())
+
+        for raw in chunked(client.iter_window("/customers", window.start, window.end), size, timer, LatestSeen()):
+            _customers_chunk(b, raw)
+        sales_seen = LatestSeen()
+        for raw in chunked(client.iter_window("/sales", window.start, window.end), size, timer, sales_seen,
+                           first=[json.loads(h["payload"]) for h in held if h["entity"] == "sale"]):
+            _sales_chunk(b, raw)
+        crash_point("extract.after_sales")
+        refunds_seen = LatestSeen()
+        for raw in chunked(client.iter_window("/refunds", window.start, window.end), size, timer, refunds_seen,
+                           first=[json.loads(h["payload"]) for h in held if h["entity"] == "refund"]):
+            _refunds_chunk(b, raw)
+        t = b.totals
+        t.duplicates_skipped = sales_seen.skipped + refunds_seen.skipped
+        log.info("%s: read %d sales, %d refunds, %d customers in %d chunks of up to %d (%s → %s)", credential,
+                 t.sales_read, t.refunds_read, t.customers_read, t.chunks, size,
                  window.start.isoformat(), window.end.isoformat())
 
-        with timer.step("normalize"):
-            tz_of = {str(loc["id"]): loc.get("timezone") for loc in locations
-                     if isinstance(loc, dict) and loc.get("id") and isinstance(loc.get("timezone"), str)}
-            known = set(tz_of) | {str(loc["id"]) for loc in locations if isinstance(loc, dict) and loc.get("id")}
-            with wh.begin() as conn:
-                held = held_records(wh, conn, credential)
-            held_sales = [json.loads(h["payload"]) for h in held if h["entity"] == "sale" and h["location_id"] in mapping]
-            held_refunds = [json.loads(h["payload"]) for h in held if h["entity"] == "refund" and h["location_id"] in mapping]
-            sales = [normalize_sale(r, i, credential, tz_of, region)
-                     for i, r in enumerate(dedupe_latest(held_sales + sales_raw))]
-            refunds = [normalize_refund(r, i, credential, tz_of)
-                       for i, r in enumerate(dedupe_latest(held_refunds + refunds_raw))]
-            customers = [c for c in (normalize_customer(r, credential, region) for r in customers_raw) if c]
+        with timer.step("load"), wh.begin() as conn:
+            wh.run(conn, "report/clear_locations", {"run_id": run_id, "credential": credential})
+            loc_rows = [{
+                "run_id": run_id, "credential": credential, "location_id": loc_id,
+                "store_id": mapping.get(loc_id), "records_read": t.read[loc_id],
+                "loaded": t.loaded[loc_id], "updated": t.updated[loc_id], "unchanged": t.unchanged[loc_id],
+                "quarantined": t.rejected[loc_id], "held": t.held[loc_id],
+                "released": t.released[loc_id], "refunds_loaded": t.refunds_loaded[loc_id],
+            } for loc_id in sorted(set(t.read) | set(mapping) & known)]
+            if loc_rows:
+                wh.run(conn, "report/run_location", loc_rows)
 
-        with timer.step("validate"):
-            good_sales, bad_sales = validate_sales(sales, known)
-            good_refunds, bad_refunds = validate_refunds(refunds, known)
-
-        # Rule 6: valid records of unmapped locations are held, not loaded and not rejects.
-        load_sales = [s for s in good_sales if s.location_id in mapping]
-        hold_sales = [s for s in good_sales if s.location_id not in mapping]
-        load_refunds = [r for r in good_refunds if r.location_id in mapping]
-        hold_refunds = [r for r in good_refunds if r.location_id not in mapping]
-
-        with timer.step("load"):
-            with wh.begin() as conn:
-                wh.run(conn, "load/lock", {"credential": credential})
-                upsert_catalogue(wh, conn, credential, locations, discounts, now)
-                candidates = customers + [s.customer for s in load_sales if s.customer]
-                resolution = resolve_personas(wh, conn, candidates, now)
-                offset = len(customers)
-                persona_of_sale: dict[int, str | None] = {}
-                k = 0
-                for s in load_sales:
-                    if s.customer:
-                        persona_of_sale[s.row] = resolution.persona_of.get(offset + k)
-                        k += 1
-                counts = merge(
-                    wh, conn, credential, run_id, now,
-                    [(s, mapping[s.location_id], persona_of_sale.get(s.row)) for s in load_sales],
-                    [(r, mapping[r.location_id]) for r in load_refunds],
-                )
-                unmapped = "unmapped_location: location {} is not mapped to an AIQ retail store (trident1_store_mappings)"
-                quarantine(wh, conn, credential, run_id, now,
-                           [("sale", s, reasons, False) for s, reasons in bad_sales]
-                           + [("refund", r, reasons, False) for r, reasons in bad_refunds]
-                           + [("sale", s, [unmapped.format(s.location_id)], True) for s in hold_sales]
-                           + [("refund", r, [unmapped.format(r.location_id)], True) for r in hold_refunds])
-                released_keys = {h["record_key"] for h in held if h["location_id"] in mapping}
-                released = _by_location([s for s in load_sales if s.key in released_keys])
-
-                read_by_loc = _by_location(sales) + _by_location(refunds)
-                rejected_by_loc = _by_location([s for s, _ in bad_sales]) + _by_location([r for r, _ in bad_refunds])
-                held_by_loc = _by_location(hold_sales) + _by_location(hold_refunds)
-                wh.run(conn, "report/clear_locations", {"run_id": run_id, "credential": credential})
-                loc_rows = []
-                for loc_id in sorted(set(read_by_loc) | set(mapping) & set(known)):
-                    changed = counts.loaded[loc_id] + counts.updated[loc_id]
-                    loc_rows.append({
-                        "run_id": run_id, "credential": credential, "location_id": loc_id,
-                        "store_id": mapping.get(loc_id), "records_read": read_by_loc[loc_id],
-                        "loaded": counts.loaded[loc_id], "updated": counts.updated[loc_id],
-                        "unchanged": max(0, sum(1 for s in load_sales if s.location_id == loc_id) - changed),
-                        "quarantined": rejected_by_loc[loc_id], "held": held_by_loc[loc_id],
-                        "released": released[loc_id], "refunds_loaded": counts.refunds_loaded[loc_id],
-                    })
-                if loc_rows:
-                    wh.run(conn, "report/run_location", loc_rows)
-                crash_point("load.before_commit")
-
-        loaded, updated = sum(counts.loaded.values()), sum(counts.updated.values())
-        rejects = len(bad_sales) + len(bad_refunds)
-        records = len(sales) + len(refunds)
+        rejects = sum(t.rejected.values())
+        records = t.sales_read + t.refunds_read
         summary = {
-            "credential": credential, "records_read": records + len(customers_raw),
-            "sales_read": len(sales), "refunds_read": len(refunds), "customers_read": len(customers_raw),
-            "loaded": loaded, "updated": updated, "unchanged": len(load_sales) - loaded - updated,
-            "quarantined": rejects, "held": len(hold_sales) + len(hold_refunds),
-            "released": sum(released.values()), "refunds_loaded": sum(counts.refunds_loaded.values()),
-            "personas_created": len(resolution.created), "personas_merged": resolution.merged,
+            "credential": credential, "records_read": records + t.customers_read,
+            "sales_read": t.sales_read, "refunds_read": t.refunds_read, "customers_read": t.customers_read,
+            "loaded": sum(t.loaded.values()), "updated": sum(t.updated.values()),
+            "unchanged": sum(t.unchanged.values()), "quarantined": rejects, "held": sum(t.held.values()),
+            "released": sum(t.released.values()), "refunds_loaded": sum(t.refunds_loaded.values()),
+            "personas_created": t.personas_created, "personas_merged": t.personas_merged,
         }
         rate = rejects / records if records else 0.0
         limit = settings.integration.max_reject_rate
@@ -204,7 +299,7 @@ def ingest_credential(
         log.info("%s: %s", credential, json.dumps(summary))
         if status == "failed":
             raise RejectRateExceeded(f"{credential}: {notes}")
-        return dict(summary, step_seconds=timer.seconds)
+        return dict(summary, step_seconds=timer.seconds, chunks=t.chunks, duplicates_skipped=t.duplicates_skipped)
     except RejectRateExceeded:
         raise
     except Exception as exc:

@@ -9,7 +9,7 @@ from datetime import datetime
 import uvicorn
 
 from .app import SandboxState, create_app
-from .data import Volume
+from .data import Volume, chain_store
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -20,8 +20,15 @@ def main(argv: list[str] | None = None) -> None:
                    help="sales per location and day")
     p.add_argument("--malformed-rate", type=float, default=float(os.environ.get("SANDBOX_MALFORMED_RATE", "0.02")))
     p.add_argument("--now", default=os.environ.get("SANDBOX_NOW"), help="pin the clock (RFC 3339)")
+    p.add_argument("--chain-locations", type=int, default=0,
+                   help="add store account 'chain' (key sandbox-chain-key) with this many locations")
+    p.add_argument("--first-day", help="ring sales only from this day (ISO date)")
+    p.add_argument("--last-day", help="ring sales only up to this day (ISO date)")
     args = p.parse_args(argv)
-    state = SandboxState(volume=Volume(sales_per_day=args.sales_per_day, malformed_rate=args.malformed_rate))
+    state = SandboxState(volume=Volume(sales_per_day=args.sales_per_day, malformed_rate=args.malformed_rate,
+                                       first_day=args.first_day, last_day=args.last_day))
+    if args.chain_locations:
+        state.stores["chain"] = chain_store(args.chain_locations)
     if args.now:
         state.now = datetime.fromisoformat(args.now.replace("Z", "+00:00"))
     uvicorn.run(create_app(state), host=args.host, port=args.port, log_level="warning")

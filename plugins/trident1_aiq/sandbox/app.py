@@ -16,6 +16,7 @@ import json
 import random
 import re
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -58,6 +59,9 @@ class SandboxState:
     requests_served: int = 0
     faults_served: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: Listings computed for a pinned clock, reused by the following pages (a big day is
+    #: generated once, not once per page). Keyed by everything that shapes the listing.
+    listings: OrderedDict[tuple, list[dict[str, Any]]] = field(default_factory=OrderedDict)
 
     def clock(self) -> datetime:
         return self.now or datetime.now(UTC)
@@ -159,6 +163,27 @@ def create_app(state: SandboxState | None = None) -> FastAPI:
         nxt = offset + limit
         return {"data": [data.public(r) for r in page], "next_cursor": _cursor(nxt, key) if nxt < len(records) else None}
 
+    def cached_listing(kind: str, store: StoreSpec, since: datetime, before: datetime, now: datetime,
+                       loc: str | None) -> list[dict]:
+        key = (kind, store, state.volume, since, before, now, loc)
+        if state.now is not None:
+            with state.lock:
+                if key in state.listings:
+                    state.listings.move_to_end(key)
+                    return state.listings[key]
+        if kind == "sales":
+            records = data.list_sales(store, state.volume, since, before, now, loc)
+        elif kind == "refunds":
+            records = data.list_refunds(store, state.volume, since, before, now, loc)
+        else:
+            records = data.list_customers(store, state.volume, since, before, now)
+        if state.now is not None:
+            with state.lock:
+                state.listings[key] = records
+                while len(state.listings) > 6:
+                    state.listings.popitem(last=False)
+        return records
+
     def listing(kind: str):
         async def handler(request: Request):
             fault = await maybe_fault(request)
@@ -185,13 +210,8 @@ def create_app(state: SandboxState | None = None) -> FastAPI:
                 loc = q.get("location_id")
                 if loc and loc not in {x.id for x in store.locations}:
                     return _error(404, "not_found", f"unknown location {loc}")
-                if kind == "sales":
-                    records = data.list_sales(store, state.volume, since, before, now, loc)
-                elif kind == "refunds":
-                    records = data.list_refunds(store, state.volume, since, before, now, loc)
-                else:
-                    records = data.list_customers(store, state.volume, since, before, now)
-                return paged(records, request, limit)
+                records = cached_listing(kind, store, since, before, now, loc)
+                return JSONResponse(paged(records, request, limit))
             except ValueError as exc:
                 return _error(400, "bad_request", str(exc))
 
