@@ -13,7 +13,7 @@ export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
 export PYTHONPATH := $(CURDIR)/plugins
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: install airflow-db run test test-fast lint sandbox config-check lock clean
+.PHONY: install airflow-db run test test-fast lint sandbox config-check bench lock clean
 
 install: $(VENV)/.installed
 
@@ -43,6 +43,10 @@ lint: install
 
 sandbox: install
 	$(PY) -m trident1_aiq sandbox $(ARGS)
+
+## bench: the pipeline on a 100,000-sale day on PostgreSQL and SQLite, with references (benchmarks/results/)
+bench: install
+	$(PY) benchmarks/bench.py $(ARGS)
 
 config-check: install
 	$(PY) -m trident1_aiq config check $(ARGS)

@@ -47,7 +47,8 @@ def trident1_sales_daily():
 
         return airflow_adapter.check_config(get_current_context())
 
-    @task(map_index_template="{{ credential }}")
+    # Credentials load in parallel, at most 8 at once per run (docs/performance.md).
+    @task(map_index_template="{{ credential }}", max_active_tis_per_dagrun=8)
     def ingest(credential: str) -> dict:
         """Extract, validate (Great Expectations) and load one Trident1 credential."""
         from trident1_aiq import airflow_adapter

@@ -8,6 +8,8 @@ and out-of-order backfills end with identical ledgers.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import uuid
 from collections import Counter
@@ -87,32 +89,55 @@ class LoyaltyCounts:
 
 
 class Ledger:
+    """Buffers this run's entries (written in batches by :meth:`flush`) and keeps the
+    per-sale points and per-persona balances of the run's work up to date in memory."""
+
     def __init__(self, wh: Warehouse, conn: Connection, run_id: str, now: datetime):
         self.wh, self.conn, self.run_id, self.now = wh, conn, run_id, now
-        self.written = 0
+        self.pending: list[dict[str, Any]] = []
+        self.points: dict[tuple[str, str], Counter] = {}
+        self.balances: dict[str, int] = {}
+        self.flushed = 0
 
     def write(self, key: str, entry_type: str, points: int, persona_id: str, *, credential: str, sale_id: str,
               store_id: str | None, refund_id: str | None = None) -> None:
         if points == 0:  # rule 16: zero-point entries of any kind are not written
             return
-        self.wh.run(self.conn, "loyalty/insert_entry", {
+        self.pending.append({
             "entry_id": entry_id(key), "idempotency_key": key, "persona_id": persona_id, "store_id": store_id,
             "credential": credential, "sale_id": sale_id, "refund_id": refund_id, "entry_type": entry_type,
             "points": points, "run_id": self.run_id, "now": self.now})
-        self.written += 1
-        if self.written == 2:
-            crash_point("loyalty.between_entries")
+        self.points.setdefault((credential, sale_id), Counter())[entry_type] += points
+        if persona_id in self.balances:
+            self.balances[persona_id] += points
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        self.wh.run(self.conn, "loyalty/insert_entry", self.pending)
+        self.flushed += len(self.pending)
+        self.pending = []
+        crash_point("loyalty.between_entries")  # a kill between two batches of one transaction
+
+    def load_work(self) -> None:
+        """Points and balances as the warehouse has them for this run's sales and personas (after a flush)."""
+        self.points = {}
+        for r in self.wh.query(self.conn, "loyalty/work_points"):
+            self.points.setdefault((r["credential"], r["sale_id"]), Counter())[r["entry_type"]] += int(r["points"] or 0)
+        self.balances = {r["persona_id"]: int(r["points"] or 0) for r in self.wh.query(self.conn, "loyalty/work_balances")}
 
     def sale_points(self, credential: str, sale_id: str) -> Counter:
-        rows = self.wh.query(self.conn, "loyalty/sale_points", {"credential": credential, "sale_id": sale_id})
-        return Counter({r["entry_type"]: int(r["points"] or 0) for r in rows})
+        return self.points.get((credential, sale_id), Counter())
 
     def balance(self, persona_id: str) -> int:
-        return int(self.wh.query(self.conn, "loyalty/persona_balance", {"persona_id": persona_id})[0]["points"])
+        return self.balances.setdefault(persona_id, 0)
 
 
-def enroll(wh: Warehouse, conn: Connection, settings: Settings, now: datetime, counts: LoyaltyCounts) -> None:
-    """Rule 4: enrolled_at = max(enabled_at, first qualifying sale), from data and settings only."""
+def enroll(wh: Warehouse, conn: Connection, settings: Settings, now: datetime, counts: LoyaltyCounts) -> list[str]:
+    """Rule 4: enrolled_at = max(enabled_at, first qualifying sale), from data and settings only.
+
+    Returns the members whose enrolment moved (their older sales are worked through again).
+    """
     loyalty = settings.integration.loyalty
     current = {r["persona_id"]: parse_db_time(r["loyalty_enrolled_at"])
                for r in wh.query(conn, "loyalty/enrolled_personas")}
@@ -125,6 +150,7 @@ def enroll(wh: Warehouse, conn: Connection, settings: Settings, now: datetime, c
             counts.enrollment_changed += r["persona_id"] in current
     if updates:
         wh.run(conn, "loyalty/enroll", updates)
+    return [u["persona_id"] for u in updates if u["persona_id"] in current]
 
 
 def earn(ledger: Ledger, settings: Settings, counts: LoyaltyCounts) -> None:
@@ -137,6 +163,7 @@ def earn(ledger: Ledger, settings: Settings, counts: LoyaltyCounts) -> None:
                      credential=s["credential"], sale_id=s["sale_id"], store_id=s["store_id"])
         counts.earned[s["credential"]] += points
         counts.earn_entries += 1
+    ledger.flush()
 
 
 def redeem(ledger: Ledger, settings: Settings, counts: LoyaltyCounts) -> None:
@@ -157,25 +184,33 @@ def redeem(ledger: Ledger, settings: Settings, counts: LoyaltyCounts) -> None:
         counts.redeemed_points += aiq.points_cost
     if rows:
         ledger.wh.run(ledger.conn, "loyalty/insert_redemption", rows)
+    ledger.flush()
 
 
 def reconcile(ledger: Ledger, counts: LoyaltyCounts) -> None:
     """Rule 18: reverse earned and restore redeemed points pro rata, refund by refund."""
     wh, conn = ledger.wh, ledger.conn
+    ledger.load_work()
+    refunded = {(r["credential"], r["sale_id"]): as_decimal(r["amount"])
+                for r in wh.query(conn, "loyalty/work_refunded")}
+    rows: list[dict[str, Any]] = []
     for r in wh.query(conn, "loyalty/pending_refunds"):
-        cred, sale = r["credential"], r["sale_id"]
+        key = (r["credential"], r["sale_id"])
         eligible = as_decimal(r["subtotal"]) - as_decimal(r["discount_total"])
-        before = as_decimal(wh.query(conn, "loyalty/refunded_before", {"credential": cred, "sale_id": sale})[0]["amount"])
-        after = before + as_decimal(r["amount"])
-        _give_back(ledger, counts, r, refund_id=r["refund_id"], fraction=(after, eligible))
+        after = refunded.get(key, Decimal(0)) + as_decimal(r["amount"])
+        refunded[key] = after
+        rows.append(_give_back(ledger, counts, r, refund_id=r["refund_id"], fraction=(after, eligible)))
     for v in wh.query(conn, "loyalty/pending_voids"):
-        _give_back(ledger, counts, v, refund_id=f"void:{v['sale_id']}", fraction=None)
+        rows.append(_give_back(ledger, counts, v, refund_id=f"void:{v['sale_id']}", fraction=None))
         counts.voids_reconciled += 1
+    ledger.flush()
+    if rows:
+        wh.run(conn, "loyalty/insert_reconciliation", rows)
     counts.refunds_waiting = int(wh.execute(conn, wh.sql("loyalty/waiting_refunds")).scalar() or 0)
 
 
 def _give_back(ledger: Ledger, counts: LoyaltyCounts, sale: dict[str, Any], *, refund_id: str,
-               fraction: tuple[Decimal, Decimal] | None) -> None:
+               fraction: tuple[Decimal, Decimal] | None) -> dict[str, Any]:
     cred, sale_id, persona = sale["credential"], sale["sale_id"], sale["persona_id"]
     points = ledger.sale_points(cred, sale_id)
     earned, redeemed = points["earn"], -points["redeem"]
@@ -195,15 +230,22 @@ def _give_back(ledger: Ledger, counts: LoyaltyCounts, sale: dict[str, Any], *, r
                      credential=cred, sale_id=sale_id, store_id=sale["store_id"], refund_id=refund_id)
         balance = ledger.balance(persona)
     negative = balance is not None and balance < 0
-    ledger.wh.run(ledger.conn, "loyalty/insert_reconciliation", {
-        "credential": cred, "refund_id": refund_id, "sale_id": sale_id, "persona_id": persona,
-        "points_reversed": reverse if persona else 0, "points_restored": restore if persona else 0,
-        "balance_after": balance, "negative_balance": negative, "now": ledger.now, "run_id": ledger.run_id})
     counts.reversed[cred] += reverse if persona else 0
     counts.restored += restore if persona else 0
     counts.reconciled += fraction is not None
     if negative:  # rule 19: flagged, never clamped
         counts.negative_balances.append(persona)
+    return {"credential": cred, "refund_id": refund_id, "sale_id": sale_id, "persona_id": persona,
+            "points_reversed": reverse if persona else 0, "points_restored": restore if persona else 0,
+            "balance_after": balance, "negative_balance": negative, "now": ledger.now, "run_id": ledger.run_id}
+
+
+def settings_fingerprint(settings: Settings) -> str:
+    """What loyalty's answers depend on besides the data: a change means every sale is redone once."""
+    loyalty = settings.integration.loyalty
+    basis = {"loyalty": loyalty.model_dump(mode="json"),
+             "discounts": sorted((d.credential, d.trident1_discount_id, d.id, d.points_cost) for d in settings.discounts)}
+    return hashlib.sha256(json.dumps(basis, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
 def run_loyalty(wh: Warehouse, settings: Settings, run_id: str, now: datetime) -> LoyaltyCounts:
@@ -215,14 +257,24 @@ def run_loyalty(wh: Warehouse, settings: Settings, run_id: str, now: datetime) -
         return counts
     with wh.begin() as conn:
         wh.run(conn, "loyalty/lock")
+        fingerprint = settings_fingerprint(settings)
+        state = wh.query(conn, "loyalty/state_get", {"state_key": "settings"})
+        if not state or state[0]["state_value"] != fingerprint:
+            wh.run(conn, "loyalty/queue_all")  # first run, or the settings changed: redo every sale once
+            wh.run(conn, "loyalty/state_set", {"state_key": "settings", "state_value": fingerprint})
+            counts.notes.append("loyalty settings new or changed: every sale was worked through")
+        wh.run(conn, "loyalty/work_create")
         ledger = Ledger(wh, conn, run_id, now)
         if integ.loyalty.auto_enroll:
-            enroll(wh, conn, settings, now, counts)
+            moved = enroll(wh, conn, settings, now, counts)
+            if moved:
+                wh.run(conn, "loyalty/work_add_persona_sales", [{"persona_id": p} for p in moved])
         else:
             counts.notes.append("loyalty.auto_enroll is off: no new enrolments")
         earn(ledger, settings, counts)
         redeem(ledger, settings, counts)
         reconcile(ledger, counts)
+        wh.run(conn, "loyalty/queue_done")
         for cred in integ.credentials:
             wh.run(conn, "loyalty/run_points", {"earned": counts.earned[cred], "reversed": counts.reversed[cred],
                                                 "run_id": run_id, "credential": cred})

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -39,12 +40,17 @@ def parse_money(value: Any) -> Decimal | None:
     """A decimal string (or an exact JSON number) with at most two places."""
     if isinstance(value, bool) or value is None:
         return None
+    if isinstance(value, str):
+        return _money_text(value)
     if isinstance(value, (int, Decimal)):
-        text = str(value)
-    elif isinstance(value, str):
-        text = value.strip()
-    else:  # a binary float never becomes money
-        return None
+        return _money_text(str(value))
+    return None  # a binary float never becomes money
+
+
+@lru_cache(maxsize=65_536)
+def _money_text(value: str) -> Decimal | None:
+    """Cached: a day's amounts repeat (prices, taxes), and Decimal parsing is not free."""
+    text = value.strip()
     if not MONEY_RE.match(text):
         return None
     return Decimal(text).quantize(CENT)
@@ -96,6 +102,12 @@ def normalize_phone(value: Any, region: str = "US") -> str | None:
     """Rule 13: E.164 when ``phonenumbers`` finds a valid number, else None."""
     if not isinstance(value, str) or not value.strip():
         return None
+    return _phone(value, region)
+
+
+@lru_cache(maxsize=131_072)
+def _phone(value: str, region: str) -> str | None:
+    """Cached: a customer's phone comes with the profile and again with each of their sales."""
     try:
         number = phonenumbers.parse(value.strip(), region)
     except phonenumbers.NumberParseException:

@@ -148,7 +148,6 @@ def _customers_chunk(b: Batch, raw: list[dict]) -> None:
     with b.timer.step("normalize"):
         customers = [c for c in (normalize_customer(r, b.credential, b.region) for r in raw) if c]
     with b.timer.step("load"), b.wh.begin() as conn:
-        b.wh.run(conn, "load/lock", {"credential": b.credential})
         res = resolve_personas(b.wh, conn, customers, b.now)
     b.totals.customers_read += len(raw)
     b.totals.personas_created += len(res.created)
@@ -163,11 +162,16 @@ def _sales_chunk(b: Batch, raw: list[dict]) -> None:
         good, bad = validate_sales(sales, b.known)
     load_sales = [s for s in good if s.location_id in b.mapping]
     hold = [s for s in good if s.location_id not in b.mapping]  # rule 6: held, not rejected
+    with b.timer.step("load"):
+        # Personas first, in their own short transaction: resolution is serialised across
+        # credentials (rule 14), the merge below is not. Personas without their sales (a
+        # crash in between) are what a rerun resolves to anyway.
+        with_customer = [s for s in load_sales if s.customer]
+        with b.wh.begin() as conn:
+            res = resolve_personas(b.wh, conn, [s.customer for s in with_customer], b.now)
+        persona_of = {s.row: res.persona_of.get(k) for k, s in enumerate(with_customer)}
     with b.timer.step("load"), b.wh.begin() as conn:
         b.wh.run(conn, "load/lock", {"credential": b.credential})
-        with_customer = [s for s in load_sales if s.customer]
-        res = resolve_personas(b.wh, conn, [s.customer for s in with_customer], b.now)
-        persona_of = {s.row: res.persona_of.get(k) for k, s in enumerate(with_customer)}
         counts = merge(b.wh, conn, b.credential, b.run_id, b.now,
                        [(s, b.mapping[s.location_id], persona_of.get(s.row)) for s in load_sales], [])
         quarantine(b.wh, conn, b.credential, b.run_id, b.now,

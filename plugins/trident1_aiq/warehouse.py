@@ -44,13 +44,20 @@ def sql_file(name: str, dialect: str, sql_dir: Path = SQL_DIR) -> str:
     return _read(variant if variant.exists() else sql_dir / f"{name}.sql")
 
 
-def split_statements(script: str) -> list[str]:
+@lru_cache(maxsize=512)
+def split_statements(script: str) -> tuple[str, ...]:
+    """The statements of a script, comments stripped (parsed once per script: sqlparse is slow)."""
     out = []
     for stmt in sqlparse.split(script):
         body = sqlparse.format(stmt, strip_comments=True).strip().rstrip(";").strip()
         if body:
             out.append(body)
-    return out
+    return tuple(out)
+
+
+@lru_cache(maxsize=512)
+def _text(statement: str):
+    return text(statement)
 
 
 def db_time(value: datetime) -> str:
@@ -122,14 +129,15 @@ class Warehouse:
         return result
 
     def execute(self, conn: Connection, statement: str, params: Any = None):
+        statement = _text(statement)
         if params is None:
-            return conn.execute(text(statement))
+            return conn.execute(statement)
         if isinstance(params, Mapping):
-            return conn.execute(text(statement), self.bind(params))
+            return conn.execute(statement, self.bind(params))
         rows = [self.bind(p) for p in params]
         if not rows:
             return None
-        return conn.execute(text(statement), rows)
+        return conn.execute(statement, rows)
 
     def bulk(self, conn: Connection, name: str, rows: Sequence[Mapping[str, Any]]) -> int:
         """Load many rows with the statement of ``include/sql/<name>.sql``, the fastest way each database has.

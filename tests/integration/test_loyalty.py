@@ -57,6 +57,13 @@ class Shop:
                 self.wh.execute(conn, "INSERT INTO sale_discounts (credential, sale_id, discount_id, amount, "
                                       "in_store_only) VALUES (:c, :s, :d, :a, FALSE)",
                                 {"c": CRED, "s": sale_id, "d": did, "a": Decimal(discount)})
+        self.queue(sale_id)
+
+    def queue(self, sale_id):
+        """What the loader does for every new or changed sale and new refund (migration 006)."""
+        with self.wh.begin() as conn:
+            self.wh.execute(conn, "INSERT INTO loyalty_queue (credential, sale_id) VALUES (:c, :s) "
+                                  "ON CONFLICT (credential, sale_id) DO NOTHING", {"c": CRED, "s": sale_id})
 
     def refund(self, refund_id, sale_id, at, amount):
         with self.wh.begin() as conn:
@@ -64,10 +71,12 @@ class Shop:
                                   "refunded_at, business_date, amount, tax, total, loaded_at, run_id) VALUES (:c, :r, "
                                   ":s, 'LOC-1', 'den-downtown', :at, :d, :a, 0, :a, :at, 'seed')",
                             {"c": CRED, "r": refund_id, "s": sale_id, "at": at, "d": at.date(), "a": Decimal(amount)})
+        self.queue(sale_id)
 
     def set_status(self, sale_id, status):
         with self.wh.begin() as conn:
             self.wh.execute(conn, "UPDATE sales SET status = :st WHERE sale_id = :s", {"st": status, "s": sale_id})
+        self.queue(sale_id)
 
     def loyalty(self, settings=None, run_id="run"):
         return run_loyalty(self.wh, settings or settings_with(), run_id, NOW)
@@ -106,6 +115,47 @@ def test_rule4_enrolled_at_is_max_of_enabled_at_and_first_qualifying_sale(shop):
     shop.loyalty(run_id="r2")
     early = shop.one("SELECT loyalty_enrolled_at FROM personas WHERE persona_id = 'p_early'")
     assert parse_db_time(early.loyalty_enrolled_at) == ENABLED  # bought before loyalty was enabled
+
+
+def _queued(shop):
+    return shop.one("SELECT COUNT(*) AS n FROM loyalty_queue").n
+
+
+def test_rule16_incremental_only_queued_sales_are_worked_and_the_queue_drains(shop):
+    """Issue 6: loyalty reads the loader's queue, not the sales table; settings changes redo all once."""
+    shop.persona()
+    shop.sale("S-1", T, "10.00")
+    shop.loyalty()
+    assert _queued(shop) == 0
+    shop.sale("S-2", T + timedelta(hours=1), "20.00")
+    with shop.wh.begin() as conn:  # as if S-2 had been loaded and already worked through
+        shop.wh.execute(conn, "DELETE FROM loyalty_queue")
+    shop.loyalty(run_id="r2")
+    assert [k for k, _, _ in shop.ledger()] == [f"earn:{CRED}:S-1"]  # S-2 was not looked at
+    shop.queue("S-2")
+    shop.loyalty(run_id="r3")
+    assert [k for k, _, _ in shop.ledger()] == [f"earn:{CRED}:S-1", f"earn:{CRED}:S-2"]
+    shop.sale("S-3", T + timedelta(hours=2), "30.00")
+    with shop.wh.begin() as conn:
+        shop.wh.execute(conn, "DELETE FROM loyalty_queue")
+    shop.loyalty(settings_with(loyalty={"points_per_dollar": 2}), run_id="r4")  # settings changed: every sale once
+    assert dict((k, p) for k, _, p in shop.ledger()) == {
+        f"earn:{CRED}:S-1": 10, f"earn:{CRED}:S-2": 20, f"earn:{CRED}:S-3": 60}  # earned once, never twice
+    assert _queued(shop) == 0
+
+
+def test_rule4_enrolment_moving_earlier_reworks_the_members_older_sales(shop):
+    """A late sale that moves enrolment earlier lets the member's unqueued sales after it earn."""
+    shop.persona()
+    shop.sale("S-late", T + timedelta(days=2), "40.00")
+    shop.loyalty()
+    with shop.wh.begin() as conn:  # a sale between the new and the old enrolment, already worked through
+        shop.wh.execute(conn, "UPDATE personas SET loyalty_enrolled_at = :t WHERE persona_id = 'p_ana'",
+                        {"t": T + timedelta(days=3)})
+    shop.sale("S-first", T, "10.00")
+    shop.loyalty(run_id="r2")
+    keys = [k for k, _, _ in shop.ledger()]
+    assert keys == [f"earn:{CRED}:S-first", f"earn:{CRED}:S-late"]
 
 
 def test_rule16_sale_before_enrolment_earns_nothing_later_sales_earn(shop):

@@ -10,3 +10,9 @@ SELECT credential, refund_id, sale_id, location_id, store_id, refunded_at,
 FROM stg_refunds
 WHERE TRUE
 ON CONFLICT (credential, refund_id) DO NOTHING;
+
+-- A new refund queues its sale for reconciliation (migration 006).
+INSERT INTO loyalty_queue (credential, sale_id)
+SELECT DISTINCT credential, sale_id FROM stg_refunds
+WHERE sale_id IS NOT NULL
+ON CONFLICT (credential, sale_id) DO NOTHING

@@ -7,6 +7,12 @@ FROM stg_sales AS s
 LEFT JOIN sales AS t ON t.credential = s.credential AND t.sale_id = s.sale_id
 WHERE t.sale_id IS NULL OR s.updated_at > t.updated_at;
 
+-- Loyalty works through new and changed sales only (migration 006).
+INSERT INTO loyalty_queue (credential, sale_id)
+SELECT credential, sale_id FROM stg_changed
+WHERE TRUE
+ON CONFLICT (credential, sale_id) DO NOTHING;
+
 DELETE FROM sale_items
 WHERE EXISTS (SELECT 1 FROM stg_changed AS c
               WHERE c.credential = sale_items.credential AND c.sale_id = sale_items.sale_id);

@@ -1,6 +1,7 @@
--- Rule 16: sales of enrolled personas at or after enrolment, not voided, not yet credited.
+-- Rule 16: this run's sales of enrolled personas at or after enrolment, not voided, not yet credited.
 SELECT s.credential, s.sale_id, s.persona_id, s.store_id, s.subtotal, s.discount_total
-FROM sales AS s
+FROM stg_loyalty AS k
+JOIN sales AS s ON s.credential = k.credential AND s.sale_id = k.sale_id
 JOIN personas AS p ON p.persona_id = s.persona_id
 WHERE p.loyalty_member = TRUE
   AND s.sold_at >= p.loyalty_enrolled_at

@@ -1,8 +1,8 @@
 -- Rule 4: a persona's first sale on or after purchased_after (completed, refunded
--- or partially refunded: not voided), from the data alone.
+-- or partially refunded: not voided), from the data alone — for the personas of this run's work.
 SELECT s.persona_id, MIN(s.sold_at) AS first_sale
 FROM sales AS s
-WHERE s.persona_id IS NOT NULL
+WHERE s.persona_id IN (SELECT persona_id FROM stg_loyalty WHERE persona_id IS NOT NULL)
   AND s.business_date >= :purchased_after
   AND s.status IN ('completed', 'refunded', 'partially_refunded')
 GROUP BY s.persona_id

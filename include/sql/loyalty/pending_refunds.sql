@@ -1,8 +1,9 @@
--- Rule 18: refunds not yet reconciled whose sale is in the warehouse, in created_at order.
--- A refund whose sale has not arrived waits here until it does.
+-- Rule 18: refunds of this run's sales not yet reconciled, in created_at order.
+-- A refund whose sale has not arrived keeps the sale queued until it does.
 SELECT r.credential, r.refund_id, r.sale_id, r.amount, s.persona_id, s.store_id,
        s.subtotal, s.discount_total
-FROM refunds AS r
+FROM stg_loyalty AS k
+JOIN refunds AS r ON r.credential = k.credential AND r.sale_id = k.sale_id
 JOIN sales AS s ON s.credential = r.credential AND s.sale_id = r.sale_id
 WHERE NOT EXISTS (SELECT 1 FROM refund_reconciliations AS x
                   WHERE x.credential = r.credential AND x.refund_id = r.refund_id)

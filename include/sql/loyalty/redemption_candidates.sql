@@ -1,6 +1,7 @@
--- Rule 21: sales by a persona that applied a discount and have no redemption row yet.
+-- Rule 21: this run's sales by a persona that applied a discount and have no redemption row yet.
 SELECT s.credential, s.sale_id, s.persona_id, s.store_id, s.sold_at, d.discount_id
-FROM sale_discounts AS d
+FROM stg_loyalty AS k
+JOIN sale_discounts AS d ON d.credential = k.credential AND d.sale_id = k.sale_id
 JOIN sales AS s ON s.credential = d.credential AND s.sale_id = d.sale_id
 WHERE s.persona_id IS NOT NULL
   AND s.status <> 'voided'
