@@ -107,11 +107,6 @@ def merge(wh: Warehouse, conn: Connection, credential: str, run_id: str, now: da
             discounts.extend(merged.values())
         if discounts:
             wh.bulk(conn, "load/stage_sale_discounts", discounts)
-    wh.run(conn, "load/merge_sales")
-    loaded, updated = Counter(), Counter()
-    for r in wh.query(conn, "load/changed_by_location"):
-        loaded[r["location_id"]] += int(r["loaded"] or 0)
-        updated[r["location_id"]] += int(r["updated"] or 0)
     if refunds:
         wh.bulk(conn, "load/stage_refunds", [
             {"credential": credential, "refund_id": r.refund_id, "sale_id": r.sale_id, "location_id": r.location_id,
@@ -120,6 +115,14 @@ def merge(wh: Warehouse, conn: Connection, credential: str, run_id: str, now: da
              "run_id": run_id}
             for r, store in refunds
         ])
+    wh.run(conn, "load/analyze_staging")
+    wh.run(conn, "load/changed_sales")
+    wh.run(conn, "load/analyze_changed")
+    wh.run(conn, "load/merge_sales")
+    loaded, updated = Counter(), Counter()
+    for r in wh.query(conn, "load/changed_by_location"):
+        loaded[r["location_id"]] += int(r["loaded"] or 0)
+        updated[r["location_id"]] += int(r["updated"] or 0)
     wh.run(conn, "load/merge_refunds")
     refunds_loaded = Counter()
     for r in wh.query(conn, "load/new_refunds_by_location"):

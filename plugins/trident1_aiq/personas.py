@@ -130,6 +130,7 @@ def resolve_personas(wh: Warehouse, conn: Connection, candidates: list[CustomerR
             for c in candidates if c.usable or c.customer_id]
     if rows:
         wh.bulk(conn, "personas/insert_candidate", rows)
+        wh.run(conn, "personas/analyze_candidates")
     index = PersonaIndex()
     for r in wh.query(conn, "personas/matching"):
         source = (r["credential"], r["customer_id"]) if r["credential"] else None

@@ -60,6 +60,30 @@ def test_dedupe_keeps_latest_updated_at():
     assert dedupe_latest([old, new]) == [new]
 
 
+def test_rule8_streaming_dedupe_passes_each_version_once_and_never_an_older_one():
+    """LatestSeen: a repeat is skipped, a newer version passes, an older one after it does not."""
+    from trident1_aiq.client import LatestSeen
+
+    seen = LatestSeen()
+    old = {"id": "S-1", "updated_at": "2026-11-25T10:00:00Z"}
+    new = {"id": "S-1", "updated_at": "2026-11-26T10:00:00Z"}
+    anonymous = {"id": None, "updated_at": "2026-11-25T10:00:00Z"}
+    assert [seen.accept(r) for r in (old, dict(old), new, old, new, anonymous, anonymous)] == [
+        True, False, True, False, False, True, True]
+    assert seen.skipped == 3
+
+
+def test_streamed_pages_deduped_equal_the_listing(sandbox):
+    from trident1_aiq.client import LatestSeen
+
+    sandbox.state.faults = Faults(duplicate_pages=True)
+    seen = LatestSeen()
+    streamed = [r for page in client(sandbox, page_limit=25).iter_window("/sales", SINCE, NOW)
+                for r in page if seen.accept(r)]
+    assert sorted(str(r["id"]) for r in streamed) == expected_ids(sandbox)
+    assert seen.skipped > 0
+
+
 def test_429_waits_retry_after_then_succeeds(sandbox):
     sandbox.state.faults = Faults(script=["429", "429"], retry_after=3)
     waits: list[float] = []

@@ -1,25 +1,9 @@
--- Rule 8: a sale is keyed by (credential, sale_id); only a new sale or a newer
--- updated_at writes anything, and a newer version replaces the sale and its lines.
-INSERT INTO stg_changed (credential, sale_id, location_id, is_new)
-SELECT s.credential, s.sale_id, s.location_id,
-       CASE WHEN t.sale_id IS NULL THEN TRUE ELSE FALSE END
-FROM stg_sales AS s
-LEFT JOIN sales AS t ON t.credential = s.credential AND t.sale_id = s.sale_id
-WHERE t.sale_id IS NULL OR s.updated_at > t.updated_at;
-
--- Loyalty works through new and changed sales only (migration 006).
-INSERT INTO loyalty_queue (credential, sale_id)
-SELECT credential, sale_id FROM stg_changed
-WHERE TRUE
-ON CONFLICT (credential, sale_id) DO NOTHING;
-
+-- Rule 8: the lines and discounts of a changed sale are replaced (stg_changed: load/changed_sales.sql).
 DELETE FROM sale_items
-WHERE EXISTS (SELECT 1 FROM stg_changed AS c
-              WHERE c.credential = sale_items.credential AND c.sale_id = sale_items.sale_id);
+WHERE (credential, sale_id) IN (SELECT credential, sale_id FROM stg_changed);
 
 DELETE FROM sale_discounts
-WHERE EXISTS (SELECT 1 FROM stg_changed AS c
-              WHERE c.credential = sale_discounts.credential AND c.sale_id = sale_discounts.sale_id);
+WHERE (credential, sale_id) IN (SELECT credential, sale_id FROM stg_changed);
 
 INSERT INTO sale_items (credential, sale_id, line_id, sku, name, category, quantity,
     unit_price, discount, tax, total)

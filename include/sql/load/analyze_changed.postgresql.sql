@@ -1,0 +1,2 @@
+-- The new and changed sales of the chunk (see load/analyze_staging.postgresql.sql).
+ANALYZE stg_changed

@@ -1,0 +1,1 @@
+-- SQLite plans the merge's joins by index without statistics: nothing to do.

@@ -1,0 +1,1 @@
+-- SQLite plans the matching by index without statistics: nothing to do.
