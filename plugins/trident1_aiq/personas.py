@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 from .normalize import CustomerRow
 from .warehouse import Warehouse
 
+NAME_FIELDS = ("first_name", "last_name", "birth_date")
 NAMESPACE = uuid.UUID("0b7d4c1e-6a59-4e2b-9d8e-2f0c1a7e5b31")
 
 
@@ -35,6 +36,7 @@ class PersonaRecord:
     sources: set[tuple[str, str]] = field(default_factory=set)
     fills: dict[str, object] = field(default_factory=dict)
     first: CustomerRow | None = None
+    known: set[str] = field(default_factory=set)  # name fields the warehouse already has
 
 
 @dataclass
@@ -54,10 +56,11 @@ class PersonaIndex:
         self.records: dict[str, PersonaRecord] = {}
 
     def add_existing(self, persona_id: str, phone: str | None, email: str | None,
-                     source: tuple[str, str] | None = None) -> None:
+                     source: tuple[str, str] | None = None, known: set[str] | None = None) -> None:
         rec = self.records.get(persona_id)
         if rec is None:
-            rec = self.records[persona_id] = PersonaRecord(persona_id, phone, email, existing=True)
+            rec = self.records[persona_id] = PersonaRecord(persona_id, phone, email, existing=True,
+                                                           known=set(known or ()))
             if phone:
                 self.by_phone[phone] = rec
             if email:
@@ -110,9 +113,9 @@ class PersonaIndex:
         if c.email and not rec.email and c.email not in self.by_email:
             rec.email = c.email
             rec.fills["email"] = c.email
-        for name in ("first_name", "last_name", "birth_date"):
+        for name in NAME_FIELDS:  # only what the persona lacks: a known persona costs no UPDATE
             value = getattr(c, name)
-            if value is not None:
+            if value is not None and name not in rec.known:
                 rec.fills.setdefault(name, value)
 
     def _register(self, rec: PersonaRecord) -> None:
@@ -134,7 +137,8 @@ def resolve_personas(wh: Warehouse, conn: Connection, candidates: list[CustomerR
     index = PersonaIndex()
     for r in wh.query(conn, "personas/matching"):
         source = (r["credential"], r["customer_id"]) if r["credential"] else None
-        index.add_existing(r["persona_id"], r["phone"], r["email"], source)
+        index.add_existing(r["persona_id"], r["phone"], r["email"], source,
+                           {f for f in NAME_FIELDS if r[f] is not None})
     res = index.resolve(candidates)
     if res.created:
         wh.run(conn, "personas/insert_persona", [

@@ -88,6 +88,32 @@ def refund_checks(known_locations: set[str]) -> list[Check]:
 
 
 _local = threading.local()
+_prefetch_lock = threading.Lock()
+_prefetched: threading.Thread | None = None
+
+
+def prefetch() -> None:
+    """Start importing Great Expectations in the background (once per process).
+
+    The import costs seconds of CPU; started when a task begins, it runs while
+    the extract waits on the network, and the first validation finds it done (or
+    waits for the rest). Nothing else happens in that thread: the context is made
+    lazily in the thread that validates.
+    """
+    global _prefetched
+    with _prefetch_lock:
+        if _prefetched is None:
+            _prefetched = threading.Thread(target=_import_gx, name="gx-import", daemon=True)
+            _prefetched.start()
+
+
+def _import_gx() -> None:
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    try:
+        import great_expectations  # noqa: F401
+        import pandas  # noqa: F401
+    except Exception:  # noqa: BLE001 - the validating thread imports again and reports the error
+        return
 
 
 def _batch_definition():

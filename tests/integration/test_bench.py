@@ -23,7 +23,7 @@ def test_bench_runs_and_reports_every_target(tmp_path):
     result = json.loads((tmp_path / "latest.json").read_text())
     first = result["runs"]["postgresql"]["first"][0]
     assert first["sales_read"] > 300 and first["lines_new"] > first["sales_read"]
-    assert set(first["stages"]) == {"extract", "normalize", "validate", "load", "loyalty"}
+    assert set(first["stages"]) == {"extract", "compare", "normalize", "validate", "load", "loyalty"}
     rerun = result["runs"]["sqlite"]["rerun"][0]
     assert rerun["loaded"] == 0 and rerun["unchanged"] > 300  # the rerun changed nothing
     assert result["references"]["copy"][0]["lines"] == first["lines_total"]  # COPY of the same lines

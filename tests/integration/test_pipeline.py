@@ -128,6 +128,23 @@ def test_rule8_rerun_and_overlapping_window_change_nothing(warehouse, sandbox, s
     assert set(first["sales"]) <= set(after["sales"])
 
 
+def test_rule8_rerun_skips_what_the_warehouse_has_before_normalising(warehouse, sandbox, settings, monkeypatch):
+    """Issue 6: an unchanged rerun normalises and validates only what is not loaded (rejects, held)."""
+    from trident1_aiq import pipeline
+
+    prepare_run(warehouse, settings, NOW)
+    first = ingest(warehouse, sandbox, settings, run_id="r1")
+    before = snapshot(warehouse)
+    normalised = []
+    real = pipeline.normalize_sale
+    monkeypatch.setattr(pipeline, "normalize_sale", lambda raw, *a: normalised.append(raw) or real(raw, *a))
+    second = ingest(warehouse, sandbox, settings, run_id="r2")
+    assert second["sales_read"] == first["sales_read"] and second["unchanged"] == first["loaded"] > 0
+    assert second["loaded"] == second["updated"] == 0
+    assert len(normalised) == first["sales_read"] - first["loaded"] > 0  # the rejected and the held
+    assert snapshot(warehouse) == before
+
+
 def test_rule8_newer_version_replaces_the_sale(warehouse, sandbox, settings):
     prepare_run(warehouse, settings, NOW)
     early = NOW - timedelta(days=3)
@@ -300,7 +317,7 @@ def test_rule27_run_report_rows(warehouse, sandbox, settings):
         locs = conn.execute(text("SELECT * FROM etl_run_locations WHERE run_id = 'run-1'")).mappings().all()
     assert run["status"] == "success" and run["loaded"] == summary["loaded"]
     assert run["sales_read"] + run["refunds_read"] + run["customers_read"] == run["records_read"]
-    assert set(json.loads(run["step_seconds"])) == {"extract", "normalize", "validate", "load"}
+    assert set(json.loads(run["step_seconds"])) == {"extract", "compare", "normalize", "validate", "load"}
     assert sum(r["loaded"] for r in locs) == run["loaded"]
     assert {r["location_id"] for r in locs} >= {"LOC-1", "LOC-2", "LOC-3", "LOC-4"}
     assert next(r for r in locs if r["location_id"] == "LOC-4")["store_id"] is None

@@ -66,3 +66,14 @@ def test_persona_ids_are_deterministic():
 def test_earliest_seen_candidate_founds_the_persona_whatever_the_order():
     late, early = cand("C-2", None, "a@b.co", minutes=9), cand("C-1", "+13035550101", "a@b.co", minutes=1)
     assert PersonaIndex().resolve([late, early]).created[0].persona_id == persona_id_for("+13035550101", None)
+
+
+def test_rule14_a_known_persona_is_filled_only_with_what_it_lacks():
+    """Rerunning a day must not rewrite every matched persona (issue 6: reruns skip unchanged rows)."""
+    index = PersonaIndex()
+    index.add_existing("p_full", "+13035550101", "a@b.co", ("trident1_acme", "C-1"),
+                       {"first_name", "last_name", "birth_date"})
+    index.add_existing("p_part", "+13035550102", None, ("trident1_acme", "C-2"), {"first_name"})
+    res = index.resolve([cand("C-1", "+13035550101", "a@b.co"), cand("C-2", "+13035550102", "c@d.co")])
+    fills = {p.persona_id: p.fills for p in res.filled if p.fills}
+    assert fills == {"p_part": {"email": "c@d.co", "last_name": "Lee"}}

@@ -1,0 +1,1 @@
+-- SQLite plans the look-up by index without statistics: nothing to do.

@@ -1,0 +1,1 @@
+INSERT INTO stg_seen (credential, record_id) VALUES (:credential, :record_id)
