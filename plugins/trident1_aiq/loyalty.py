@@ -106,7 +106,7 @@ class Ledger:
         self.pending.append({
             "entry_id": entry_id(key), "idempotency_key": key, "persona_id": persona_id, "store_id": store_id,
             "credential": credential, "sale_id": sale_id, "refund_id": refund_id, "entry_type": entry_type,
-            "points": points, "run_id": self.run_id, "now": self.now})
+            "points": points, "run_id": self.run_id, "created_at": self.now})
         self.points.setdefault((credential, sale_id), Counter())[entry_type] += points
         if persona_id in self.balances:
             self.balances[persona_id] += points
@@ -114,7 +114,7 @@ class Ledger:
     def flush(self) -> None:
         if not self.pending:
             return
-        self.wh.run(self.conn, "loyalty/insert_entry", self.pending)
+        self.wh.bulk(self.conn, "loyalty/insert_entry", self.pending)
         self.flushed += len(self.pending)
         self.pending = []
         crash_point("loyalty.between_entries")  # a kill between two batches of one transaction
@@ -264,6 +264,7 @@ def run_loyalty(wh: Warehouse, settings: Settings, run_id: str, now: datetime) -
             wh.run(conn, "loyalty/state_set", {"state_key": "settings", "state_value": fingerprint})
             counts.notes.append("loyalty settings new or changed: every sale was worked through")
         wh.run(conn, "loyalty/work_create")
+        wh.run(conn, "loyalty/work_analyze")
         ledger = Ledger(wh, conn, run_id, now)
         if integ.loyalty.auto_enroll:
             moved = enroll(wh, conn, settings, now, counts)

@@ -141,11 +141,11 @@ def resolve_personas(wh: Warehouse, conn: Connection, candidates: list[CustomerR
                            {f for f in NAME_FIELDS if r[f] is not None})
     res = index.resolve(candidates)
     if res.created:
-        wh.run(conn, "personas/insert_persona", [
+        wh.bulk(conn, "personas/insert_persona", [
             {"persona_id": p.persona_id, "phone": p.phone, "email": p.email,
              "first_name": p.first.first_name if p.first else None,
              "last_name": p.first.last_name if p.first else None,
-             "birth_date": p.first.birth_date if p.first else None, "now": now}
+             "birth_date": p.first.birth_date if p.first else None, "created_at": now}
             for p in res.created
         ])
     fills = [
@@ -157,7 +157,8 @@ def resolve_personas(wh: Warehouse, conn: Connection, candidates: list[CustomerR
     if fills:
         wh.run(conn, "personas/fill_persona", fills)
     if res.new_links:
-        wh.run(conn, "personas/link_source", [
-            {"credential": c, "customer_id": cid, "persona_id": pid, "now": now} for c, cid, pid in res.new_links
+        wh.bulk(conn, "personas/link_source", [
+            {"credential": c, "customer_id": cid, "persona_id": pid, "first_seen_at": now}
+            for c, cid, pid in res.new_links
         ])
     return res

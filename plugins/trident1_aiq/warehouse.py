@@ -140,26 +140,36 @@ class Warehouse:
         return conn.execute(statement, rows)
 
     def bulk(self, conn: Connection, name: str, rows: Sequence[Mapping[str, Any]]) -> int:
-        """Load many rows with the statement of ``include/sql/<name>.sql``, the fastest way each database has.
+        """Write many rows with ``include/sql/<name>.sql``, the fastest way each database has.
 
-        On PostgreSQL the file is a ``COPY table (columns) FROM STDIN`` (psycopg 3 ``copy``
-        with ``write_row``); on SQLite an ``INSERT … VALUES (:named, …)`` run by the driver's
-        ``executemany``. Either way inside the caller's transaction.
+        On PostgreSQL the file holds one ``COPY table (columns) FROM STDIN`` (psycopg 3
+        ``copy`` with ``write_row``, values in that column order), optionally after
+        statements that prepare a staging table and before statements that apply it
+        (e.g. an ``INSERT … SELECT … ON CONFLICT``). Elsewhere its last statement is an
+        ``INSERT … VALUES (:named, …)`` run by the driver's ``executemany``, after the
+        statements before it. Either way inside the caller's transaction.
         """
         if not rows:
             return 0
-        statement = split_statements(self.sql(name))[-1]
+        statements = split_statements(self.sql(name))
         dbapi = conn.connection.driver_connection
-        if self.dialect == "postgresql":
-            match = COPY_RE.match(statement)
-            if not match:
-                raise ValueError(f"{name}: the PostgreSQL variant must be COPY table (columns) FROM STDIN")
-            columns = [c.strip() for c in match.group(1).split(",")]
-            with dbapi.cursor() as cur, cur.copy(statement) as copy:
-                for row in rows:
-                    copy.write_row(tuple(row[c] for c in columns))
-        else:
-            dbapi.executemany(statement, [self.bind(r) for r in rows])
+        if self.dialect != "postgresql":
+            for stmt in statements[:-1]:
+                conn.execute(_text(stmt))
+            dbapi.executemany(statements[-1], [self.bind(r) for r in rows])
+            return len(rows)
+        copies = [i for i, stmt in enumerate(statements) if COPY_RE.match(stmt)]
+        if len(copies) != 1:
+            raise ValueError(f"{name}: the PostgreSQL variant needs one COPY table (columns) FROM STDIN")
+        at = copies[0]
+        for stmt in statements[:at]:
+            conn.execute(_text(stmt))
+        columns = [c.strip() for c in COPY_RE.match(statements[at]).group(1).split(",")]
+        with dbapi.cursor() as cur, cur.copy(statements[at]) as copy:
+            for row in rows:
+                copy.write_row(tuple(row[c] for c in columns))
+        for stmt in statements[at + 1:]:
+            conn.execute(_text(stmt))
         return len(rows)
 
     def query(self, conn: Connection, name: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:

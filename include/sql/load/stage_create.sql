@@ -24,6 +24,12 @@ CREATE TEMPORARY TABLE IF NOT EXISTS stg_refunds (
     amount NUMERIC(12,2), tax NUMERIC(12,2), total NUMERIC(12,2), reason VARCHAR(200),
     loaded_at TIMESTAMP WITH TIME ZONE, run_id VARCHAR(250)
 );
+-- Keys indexed: the merge and release joins probe them whatever the planner guesses.
+CREATE INDEX IF NOT EXISTS stg_sales_key ON stg_sales (credential, sale_id);
+CREATE INDEX IF NOT EXISTS stg_sale_items_key ON stg_sale_items (credential, sale_id);
+CREATE INDEX IF NOT EXISTS stg_sale_discounts_key ON stg_sale_discounts (credential, sale_id);
+CREATE INDEX IF NOT EXISTS stg_changed_key ON stg_changed (credential, sale_id);
+CREATE INDEX IF NOT EXISTS stg_refunds_key ON stg_refunds (credential, refund_id);
 DELETE FROM stg_sales;
 DELETE FROM stg_sale_items;
 DELETE FROM stg_sale_discounts;

@@ -3,6 +3,8 @@
 CREATE TEMPORARY TABLE IF NOT EXISTS stg_loyalty (
     credential VARCHAR(100), sale_id VARCHAR(200), persona_id VARCHAR(40)
 );
+CREATE INDEX IF NOT EXISTS stg_loyalty_key ON stg_loyalty (credential, sale_id);
+CREATE INDEX IF NOT EXISTS stg_loyalty_persona ON stg_loyalty (persona_id);
 DELETE FROM stg_loyalty;
 INSERT INTO stg_loyalty (credential, sale_id, persona_id)
 SELECT s.credential, s.sale_id, s.persona_id

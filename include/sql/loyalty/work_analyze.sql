@@ -1,0 +1,1 @@
+-- SQLite plans the work's joins by index without statistics: nothing to do.
