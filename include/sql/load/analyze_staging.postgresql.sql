@@ -1,6 +1,4 @@
--- Temporary tables are never auto-analysed: give the planner the staged row counts,
--- so that the merge drives from the chunk into the big tables' indexes.
+-- Temporary tables are never auto-analysed: give the planner the staged sales and refunds
+-- (the lines and discounts are only joined through stg_changed, by index).
 ANALYZE stg_sales;
-ANALYZE stg_sale_items;
-ANALYZE stg_sale_discounts;
 ANALYZE stg_refunds
