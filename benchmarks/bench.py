@@ -378,7 +378,7 @@ def summarise(r: dict[str, Any]) -> dict[str, Any]:
             "targets": [{"target": t, "measured": m, "met": bool(ok)} for t, m, ok in targets]}
 
 
-STAGE_ORDER = {"extract": 0, "compare": 1, "normalize": 2, "validate": 3, "load": 4, "loyalty": 5}
+STAGE_ORDER = {"extract": 0, "compare": 1, "normalize": 2, "validate": 3, "personas": 4, "load": 5, "loyalty": 6}
 
 
 def markdown(r: dict[str, Any], s: dict[str, Any]) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -207,11 +208,15 @@ class LatestSeen:
 
     A record passes unless the same id already passed with the same or a newer
     version (``updated_at``); a newer version passes again and the merge replaces
-    the older one (rule 8). Keeps one short string per id, not the records.
+    the older one (rule 8). Remembers the last ``window`` ids only (a short string
+    each, never the records), so memory does not follow the day: duplicates the
+    API serves around a page boundary are caught here, and a repeat from further
+    back is caught by the warehouse look-up (``pipeline.skip_known``) as unchanged.
     """
 
-    def __init__(self) -> None:
-        self.versions: dict[Any, str | None] = {}
+    def __init__(self, window: int = 50_000) -> None:
+        self.window = window
+        self.versions: OrderedDict[Any, str | None] = OrderedDict()
         self.skipped = 0
 
     def accept(self, rec: Any) -> bool:
@@ -221,16 +226,22 @@ class LatestSeen:
         raw = rec.get("updated_at") or rec.get("created_at")
         raw = raw if isinstance(raw, str) else None
         if rid not in self.versions:
-            self.versions[rid] = raw
+            self._remember(rid, raw)
             return True
         old = self.versions[rid]
         v_old = _version({"updated_at": old}) if old else None
         v_new = _version(rec)
         if raw != old and (v_old is None or (v_new is not None and v_new > v_old)):
-            self.versions[rid] = raw
+            self._remember(rid, raw)
             return True
         self.skipped += 1
         return False
+
+    def _remember(self, rid: Any, version: str | None) -> None:
+        self.versions[rid] = version
+        self.versions.move_to_end(rid)
+        if len(self.versions) > self.window:
+            self.versions.popitem(last=False)
 
 
 class Trident1Client:

@@ -47,7 +47,7 @@ def parse_money(value: Any) -> Decimal | None:
     return None  # a binary float never becomes money
 
 
-@lru_cache(maxsize=65_536)
+@lru_cache(maxsize=16_384)
 def _money_text(value: str) -> Decimal | None:
     """Cached: a day's amounts repeat (prices, taxes), and Decimal parsing is not free."""
     text = value.strip()
@@ -105,7 +105,7 @@ def normalize_phone(value: Any, region: str = "US") -> str | None:
     return _phone(value, region)
 
 
-@lru_cache(maxsize=131_072)
+@lru_cache(maxsize=16_384)
 def _phone(value: str, region: str) -> str | None:
     """Cached: a customer's phone comes with the profile and again with each of their sales."""
     try:

@@ -148,7 +148,7 @@ UNMAPPED = "unmapped_location: location {} is not mapped to an AIQ retail store 
 def _customers_chunk(b: Batch, raw: list[dict]) -> None:
     with b.timer.step("normalize"):
         customers = [c for c in (normalize_customer(r, b.credential, b.region) for r in raw) if c]
-    with b.timer.step("load"), b.wh.begin() as conn:
+    with b.timer.step("personas"), b.wh.begin() as conn:
         res = resolve_personas(b.wh, conn, customers, b.now)
     b.totals.customers_read += len(raw)
     b.totals.personas_created += len(res.created)
@@ -197,14 +197,38 @@ def skip_known(b: Batch, raw: list[dict], entity: str) -> tuple[list[dict], Coun
     return left, skipped
 
 
-def _sales_chunk(b: Batch, raw: list[dict]) -> None:
+def _unknown(b: Batch, raw: list[dict], entity: str) -> list[dict]:
+    """The chunk's records the warehouse does not have yet; the others are counted as read."""
     t = b.totals
     t.chunks += 1
     with b.timer.step("compare"):
-        raw, known = skip_known(b, raw, "sale")
-    t.sales_read += sum(known.values())
+        raw, known = skip_known(b, raw, entity)
+    if entity == "sale":
+        t.sales_read += sum(known.values())
+        t.unchanged += known
+    else:
+        t.refunds_read += sum(known.values())
     t.read += known
-    t.unchanged += known
+    return raw
+
+
+def _write(b: Batch, entity: str, sales: list, refunds: list, bad: list, hold: list):
+    """One transaction: merge the chunk, quarantine its rejects and hold its unmapped records."""
+    with b.timer.step("load"), b.wh.begin() as conn:
+        b.wh.run(conn, "load/lock", {"credential": b.credential})
+        counts = merge(b.wh, conn, b.credential, b.run_id, b.now, sales, refunds)
+        quarantine(b.wh, conn, b.credential, b.run_id, b.now,
+                   [(entity, r, reasons, False) for r, reasons in bad]
+                   + [(entity, r, [UNMAPPED.format(r.location_id)], True) for r in hold])
+        crash_point("load.before_commit")
+    t = b.totals
+    t.rejected += _by_location([r for r, _ in bad])
+    t.held += _by_location(hold)
+    return counts
+
+
+def _sales_chunk(b: Batch, raw: list[dict]) -> None:
+    raw = _unknown(b, raw, "sale")
     if not raw:
         return
     with b.timer.step("normalize"):
@@ -213,41 +237,29 @@ def _sales_chunk(b: Batch, raw: list[dict]) -> None:
         good, bad = validate_sales(sales, b.known)
     load_sales = [s for s in good if s.location_id in b.mapping]
     hold = [s for s in good if s.location_id not in b.mapping]  # rule 6: held, not rejected
-    with b.timer.step("load"):
+    with b.timer.step("personas"):
         # Personas first, in their own short transaction: resolution is serialised across
-        # credentials (rule 14), the merge below is not. Personas without their sales (a
-        # crash in between) are what a rerun resolves to anyway.
+        # credentials (rule 14), the merge is not. Personas without their sales (a crash
+        # in between) are what a rerun resolves to anyway.
         with_customer = [s for s in load_sales if s.customer]
         with b.wh.begin() as conn:
             res = resolve_personas(b.wh, conn, [s.customer for s in with_customer], b.now)
         persona_of = {s.row: res.persona_of.get(k) for k, s in enumerate(with_customer)}
-    with b.timer.step("load"), b.wh.begin() as conn:
-        b.wh.run(conn, "load/lock", {"credential": b.credential})
-        counts = merge(b.wh, conn, b.credential, b.run_id, b.now,
-                       [(s, b.mapping[s.location_id], persona_of.get(s.row)) for s in load_sales], [])
-        quarantine(b.wh, conn, b.credential, b.run_id, b.now,
-                   [("sale", s, reasons, False) for s, reasons in bad]
-                   + [("sale", s, [UNMAPPED.format(s.location_id)], True) for s in hold])
-        crash_point("load.before_commit")
+    counts = _write(b, "sale", [(s, b.mapping[s.location_id], persona_of.get(s.row)) for s in load_sales], [],
+                    bad, hold)
+    t = b.totals
     t.sales_read += len(sales)
     t.read += _by_location(sales)
     t.loaded += counts.loaded
     t.updated += counts.updated
     t.unchanged += _by_location(load_sales) - counts.loaded - counts.updated
-    t.rejected += _by_location([s for s, _ in bad])
-    t.held += _by_location(hold)
     t.released += _by_location([s for s in load_sales if s.key in b.held_keys])
     t.personas_created += len(res.created)
     t.personas_merged += res.merged
 
 
 def _refunds_chunk(b: Batch, raw: list[dict]) -> None:
-    t = b.totals
-    t.chunks += 1
-    with b.timer.step("compare"):
-        raw, known = skip_known(b, raw, "refund")
-    t.refunds_read += sum(known.values())
-    t.read += known
+    raw = _unknown(b, raw, "refund")
     if not raw:
         return
     with b.timer.step("normalize"):
@@ -256,18 +268,11 @@ def _refunds_chunk(b: Batch, raw: list[dict]) -> None:
         good, bad = validate_refunds(refunds, b.known)
     load_refunds = [r for r in good if r.location_id in b.mapping]
     hold = [r for r in good if r.location_id not in b.mapping]
-    with b.timer.step("load"), b.wh.begin() as conn:
-        b.wh.run(conn, "load/lock", {"credential": b.credential})
-        counts = merge(b.wh, conn, b.credential, b.run_id, b.now, [],
-                       [(r, b.mapping[r.location_id]) for r in load_refunds])
-        quarantine(b.wh, conn, b.credential, b.run_id, b.now,
-                   [("refund", r, reasons, False) for r, reasons in bad]
-                   + [("refund", r, [UNMAPPED.format(r.location_id)], True) for r in hold])
+    counts = _write(b, "refund", [], [(r, b.mapping[r.location_id]) for r in load_refunds], bad, hold)
+    t = b.totals
     t.refunds_read += len(refunds)
     t.read += _by_location(refunds)
     t.refunds_loaded += counts.refunds_loaded
-    t.rejected += _by_location([r for r, _ in bad])
-    t.held += _by_location(hold)
 
 
 def ingest_credential(

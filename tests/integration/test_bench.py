@@ -23,7 +23,7 @@ def test_bench_runs_and_reports_every_target(tmp_path):
     result = json.loads((tmp_path / "latest.json").read_text())
     first = result["runs"]["postgresql"]["first"][0]
     assert first["sales_read"] > 300 and first["lines_new"] > first["sales_read"]
-    assert set(first["stages"]) == {"extract", "compare", "normalize", "validate", "load", "loyalty"}
+    assert set(first["stages"]) == {"extract", "compare", "normalize", "validate", "personas", "load", "loyalty"}
     rerun = result["runs"]["sqlite"]["rerun"][0]
     assert rerun["loaded"] == 0 and rerun["unchanged"] > 300  # the rerun changed nothing
     assert result["references"]["copy"][0]["lines"] == first["lines_total"]  # COPY of the same lines
@@ -34,4 +34,8 @@ def test_bench_runs_and_reports_every_target(tmp_path):
         assert any(needle in t for t in targets), needle
     markdown = (tmp_path / "latest.md").read_text()
     assert "| extract |" in markdown and "## Targets" in markdown
-    assert "Seq Scan on sales" not in (tmp_path / "explain.md").read_text()
+    plans = (tmp_path / "explain.md").read_text()  # one plan per hot statement (tiny tables: any plan)
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from explain import HOT
+
+    assert plans.count("Execution Time") == len(HOT) and all(f"## {what}" in plans for what, _, _ in HOT)

@@ -317,7 +317,7 @@ def test_rule27_run_report_rows(warehouse, sandbox, settings):
         locs = conn.execute(text("SELECT * FROM etl_run_locations WHERE run_id = 'run-1'")).mappings().all()
     assert run["status"] == "success" and run["loaded"] == summary["loaded"]
     assert run["sales_read"] + run["refunds_read"] + run["customers_read"] == run["records_read"]
-    assert set(json.loads(run["step_seconds"])) == {"extract", "compare", "normalize", "validate", "load"}
+    assert set(json.loads(run["step_seconds"])) == {"extract", "compare", "normalize", "validate", "personas", "load"}
     assert sum(r["loaded"] for r in locs) == run["loaded"]
     assert {r["location_id"] for r in locs} >= {"LOC-1", "LOC-2", "LOC-3", "LOC-4"}
     assert next(r for r in locs if r["location_id"] == "LOC-4")["store_id"] is None

@@ -73,6 +73,14 @@ def test_rule8_streaming_dedupe_passes_each_version_once_and_never_an_older_one(
     assert seen.skipped == 3
 
 
+def test_streaming_dedupe_memory_is_bounded():
+    from trident1_aiq.client import LatestSeen
+
+    seen = LatestSeen(window=3)
+    assert all(seen.accept({"id": f"S-{n}", "updated_at": "2026-11-25T10:00:00Z"}) for n in range(10))
+    assert len(seen.versions) == 3 and not seen.accept({"id": "S-9", "updated_at": "2026-11-25T10:00:00Z"})
+
+
 def test_streamed_pages_deduped_equal_the_listing(sandbox):
     from trident1_aiq.client import LatestSeen
 
