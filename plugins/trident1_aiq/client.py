@@ -278,10 +278,7 @@ class Trident1Client:
         return dedupe_latest(records)
 
     def window(self, path: str, since: datetime, before: datetime) -> list[dict]:
-        return self.list(
-            path,
-            {"updated_since": _rfc3339(since), "updated_before": _rfc3339(before), "limit": self.page_limit},
-        )
+        return dedupe_latest([r for page in self.iter_window(path, since, before) for r in page])
 
     def iter_window(self, path: str, since: datetime, before: datetime) -> Iterator[list[dict]]:
         """The window's pages as they arrive (no dedupe: see :class:`LatestSeen`)."""
