@@ -49,7 +49,7 @@ bench: install
 	$(PY) benchmarks/bench.py $(ARGS)
 
 config-check: install
-	$(PY) -m trident1_aiq config check $(ARGS)
+	$(PY) -m trident1_aiq config check $(or $(ARGS),--dir config)
 
 lock: install
 	$(PY) -m pip freeze | grep -v -E '^(-e|trident1)' > requirements.lock.tmp && echo "review requirements.lock.tmp"

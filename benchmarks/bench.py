@@ -50,7 +50,7 @@ STORES = ("den-downtown", "nyc-soho", "la-venice", "chi-loop")
 
 
 def settings_for(locations: int):
-    from trident1_aiq.config import default_variable_text, load_settings
+    from trident1_aiq.config import default_variable_text, demo_settings
 
     integration = json.loads(default_variable_text("trident1_integration"))
     integration["credentials"] = [CRED]
@@ -58,7 +58,7 @@ def settings_for(locations: int):
                 for n in range(locations)]
     discounts = [{"id": "aiq-ten-off", "name": "10% off", "credential": CRED, "trident1_discount_id": "D-10",
                   "points_cost": 100}]
-    return load_settings({"trident1_integration": json.dumps(integration),
+    return demo_settings({"trident1_integration": json.dumps(integration),
                           "trident1_store_mappings": json.dumps(mappings),
                           "aiq_discounts": json.dumps(discounts)})
 

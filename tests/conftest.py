@@ -25,7 +25,7 @@ os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "dags")
 os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(ROOT / "plugins")
 os.environ["GX_ANALYTICS_ENABLED"] = "false"
 
-from trident1_aiq.config import load_settings, trident1_credential  # noqa: E402
+from trident1_aiq.config import demo_settings, trident1_credential  # noqa: E402
 from trident1_aiq.sandbox import SandboxState, ServerThread  # noqa: E402
 from trident1_aiq.warehouse import Warehouse, sqlite_url  # noqa: E402
 
@@ -83,7 +83,7 @@ def credential_for(server: ServerThread, name: str, key: str | None = None):
 
 @pytest.fixture
 def settings():
-    return load_settings({})
+    return demo_settings({})
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -104,3 +104,13 @@ def warehouse(request, tmp_path):
     finally:
         wh.dispose()
         drop_pg_database(name)
+
+
+@pytest.fixture(scope="session")
+def airflow_db():
+    """Airflow's metadata DB in this session's private AIRFLOW_HOME, migrated once."""
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, env=os.environ.copy(),
+                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=300)
+    return Path(os.environ["AIRFLOW_HOME"])

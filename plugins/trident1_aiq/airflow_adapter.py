@@ -11,6 +11,7 @@ import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from .config import (
     gateway_credential,
     load_settings,
     trident1_credential,
+    unreported_mapping_warnings,
 )
 from .warehouse import Warehouse, sqlite_url
 
@@ -35,39 +37,84 @@ GATEWAY_CONN_ID = "aiq_sms_default"
 
 
 # ------------------------------------------------------------------ reading Airflow
+#
+# Inside a task, Variables and Connections come through the Task SDK (``airflow.sdk``),
+# which works only there. Outside a task (``config check --from-airflow``) they come from
+# the metadata DB and the configured secrets backends, read the way Airflow itself does.
 
 
 def read_variables() -> dict[str, str | None]:
+    """The four Variables as a task sees them (None where one is not set)."""
     from airflow.sdk import Variable
 
     return {name: Variable.get(name, default=None) for name in VARIABLES}
+
+
+class MetadataUnavailable(RuntimeError):
+    """The Airflow metadata DB could not be read: nothing was checked."""
+
+
+def read_variables_from_metadata() -> dict[str, str | None]:
+    """The four Variables as Airflow holds them, read outside any task (the CLI).
+
+    Airflow's secrets loop logs a database error and carries on as if the Variable were
+    not set, so the metadata DB is probed first and any failure raised, never hidden.
+    """
+    # Outside a task only the ORM reads the metadata DB (as Airflow's own `airflow variables`
+    # CLI does); airflow.sdk.Variable answers None there, which is how this check once said "ok"
+    # without reading anything.
+    from airflow.models import Variable  # noqa: AIR311
+    from sqlalchemy import select
+
+    try:
+        from airflow.utils.session import create_session
+
+        with create_session() as session:
+            session.execute(select(Variable.key).limit(1)).all()  # noqa: AIR311
+    except Exception as exc:
+        raise MetadataUnavailable(
+            f"cannot read Airflow's metadata DB ({type(exc).__name__}); is AIRFLOW_HOME set to the deployment's "
+            "home and `airflow db migrate` done?") from None
+    return {name: Variable.get(name, default_var=None) for name in VARIABLES}  # noqa: AIR311
 
 
 def read_settings() -> Settings:
     return load_settings(read_variables())
 
 
-def _connection(conn_id: str):
+def _task_connection(conn_id: str):
     from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
 
     try:
         return BaseHook.get_connection(conn_id)
-    except Exception as exc:  # AirflowNotFoundException and friends
-        if "isn't defined" in str(exc) or "not found" in str(exc).lower() or type(exc).__name__.endswith("NotFoundException"):
-            return None
-        raise
+    except AirflowNotFoundException:
+        return None
 
 
-def read_credential(conn_id: str) -> Trident1Credential:
-    conn = _connection(conn_id)
+def _metadata_connection(conn_id: str):
+    from airflow.models import Connection  # noqa: AIR311 — the metadata DB's, outside a task (see above)
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        return Connection.get_connection_from_secrets(conn_id)  # noqa: AIR311
+    except AirflowNotFoundException:
+        return None
+
+
+_connection = _task_connection
+
+
+def read_credential(conn_id: str, connection=None) -> Trident1Credential:
+    conn = (connection or _connection)(conn_id)
     if conn is None:
         raise ConfigError([f"connection {conn_id}: not defined (add it as an Airflow Connection)"])
     return trident1_credential(conn_id, host=conn.host, schema=conn.schema, port=conn.port,
                                password=conn.password, extra=conn.extra_dejson)
 
 
-def read_gateway() -> GatewayCredential | None:
-    conn = _connection(GATEWAY_CONN_ID)
+def read_gateway(connection=None) -> GatewayCredential | None:
+    conn = (connection or _connection)(GATEWAY_CONN_ID)
     if conn is None:
         return None
     return gateway_credential(GATEWAY_CONN_ID, host=conn.host, schema=conn.schema, port=conn.port,
@@ -124,10 +171,14 @@ def open_warehouse() -> Iterator[Warehouse]:
         wh.dispose()
 
 
-def settings_or_skip() -> Settings:
-    """Settings for the steps after ingest; an invalid configuration skips them (check_config failed)."""
+def settings_or_skip(context: dict[str, Any]) -> Settings:
+    """Settings for the steps after ingest. They run only after a successful ``check_config``
+    of the same run: when it failed, they end as skipped at once (no retries, nothing written)."""
     from airflow.sdk.exceptions import AirflowSkipException
 
+    ti = context.get("ti") or context.get("task_instance")
+    if ti is None or ti.xcom_pull(task_ids="check_config") is None:
+        raise AirflowSkipException("check_config did not pass in this run: nothing to do (rule 7)")
     try:
         return read_settings()
     except ConfigError:
@@ -159,30 +210,51 @@ def run_id_of(context: dict[str, Any]) -> str:
 # ------------------------------------------------------------------ task bodies
 
 
-def config_problems() -> tuple[Settings | None, list[str]]:
-    """Every problem with the Variables and Connections at once (rules 7, 20)."""
-    from .client import Trident1Client
+@dataclass
+class ConfigReport:
+    """What checking the configuration found: the settings (None when unreadable), the
+    problems that stop a run (rule 7) and the warnings that do not (rule 6)."""
+
+    settings: Settings | None
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def check_configuration(variables: dict[str, str | None], connection=None) -> ConfigReport:
+    """Every problem with the Variables and Connections at once (rules 6, 7, 20).
+
+    Reads each credential's Connection and asks Trident1 for its locations (a mapping to a
+    location it does not report is a warning) and, where AIQ discounts mirror it, its discount
+    catalogue (an in-store-only or unknown discount is a problem). ``connection`` looks a
+    Connection up (inside a task by default; the CLI passes the metadata DB's).
+    """
+    from .client import Trident1Client, Trident1Error
 
     try:
-        settings = read_settings()
+        settings = load_settings(variables)
     except ConfigError as exc:
-        return None, list(exc.problems)
-    problems: list[str] = []
+        return ConfigReport(None, list(exc.problems))
+    report = ConfigReport(settings)
     for conn_id in settings.integration.credentials:
         try:
-            cred = read_credential(conn_id)
+            client = Trident1Client(read_credential(conn_id, connection))
         except ConfigError as exc:
-            problems.extend(exc.problems)
+            report.problems.extend(exc.problems)
             continue
-        if any(d.credential == conn_id for d in settings.discounts):
-            problems.extend(check_discount_mirrors(settings, conn_id, Trident1Client(cred).discounts()))
+        try:
+            locations = {str(loc["id"]) for loc in client.locations() if isinstance(loc, dict) and loc.get("id")}
+            report.warnings.extend(unreported_mapping_warnings(settings, conn_id, locations))
+            if any(d.credential == conn_id for d in settings.discounts):
+                report.problems.extend(check_discount_mirrors(settings, conn_id, client.discounts()))
+        except Trident1Error as exc:
+            report.problems.append(f"connection {conn_id}: Trident1 could not be read: {exc}")
     if settings.integration.marketing.enabled:
         try:
-            if read_gateway() is None:
-                problems.append(f"connection {GATEWAY_CONN_ID}: not defined, but marketing is enabled")
+            if read_gateway(connection) is None:
+                report.problems.append(f"connection {GATEWAY_CONN_ID}: not defined, but marketing is enabled")
         except ConfigError as exc:
-            problems.extend(exc.problems)
-    return settings, problems
+            report.problems.extend(exc.problems)
+    return report
 
 
 def check_config(context: dict[str, Any]) -> list[str]:
@@ -191,13 +263,16 @@ def check_config(context: dict[str, Any]) -> list[str]:
 
     now = datetime.now(UTC)
     run_id, day = run_id_of(context), business_date_of(context)
-    settings, problems = config_problems()
+    report = check_configuration(read_variables())
+    for warning in report.warnings:
+        log.warning("%s", warning)
     with open_warehouse() as wh:
-        if problems or settings is None:
-            error = ConfigError(problems)
+        if report.problems or report.settings is None:
+            error = ConfigError(report.problems)
             record_config_failure(wh, run_id, day, str(error), now)
             log.error("%s", error)
             raise _no_retry(error)
+        settings = report.settings
         applied = prepare_run(wh, settings, now)
         if applied:
             log.info("warehouse %s: applied migrations %s", wh.safe_url, ", ".join(applied))
@@ -233,37 +308,63 @@ def loyalty(context: dict[str, Any]) -> dict[str, Any]:
     """Enrolment, earn, redemptions and refund reconciliation over what is loaded."""
     from .loyalty import run_loyalty
 
-    settings = settings_or_skip()
+    settings = settings_or_skip(context)
     with open_warehouse() as wh:
         return run_loyalty(wh, settings, run_id_of(context), datetime.now(UTC)).summary()
 
 
 def run_now(context: dict[str, Any]) -> datetime:
-    """One instant per run (rule 24's clock): the run's start, so a retried task sees the same time."""
+    """One fixed instant per run, for what must be stable across retries (keys, windows,
+    expiry): the run's start. Never used to judge a send (see :func:`opt_in`)."""
     dag_run = context.get("dag_run")
     start = getattr(dag_run, "start_date", None)
     return start.astimezone(UTC) if start else datetime.now(UTC)
 
 
 def opt_in(context: dict[str, Any]) -> dict[str, Any]:
-    """Replies, expiry, new requests and sends of SMS double opt-ins."""
+    """Replies, expiry, new requests and sends of SMS double opt-ins.
+
+    Quiet hours and the first-send gate are judged on the real clock immediately before
+    each send (rules 3, 24), whatever the run's start: ``dags test`` starts a run at its
+    logical date, and a retry may send hours after the run began.
+    """
     from .optin import run_opt_in
     from .sms import GatewayClient
 
-    settings = settings_or_skip()
+    settings = settings_or_skip(context)
     cred = read_gateway()
     with open_warehouse() as wh:
         counts = run_opt_in(wh, GatewayClient(cred) if cred else None, settings, run_id_of(context),
-                            run_now(context))
+                            run_now(context), clock=lambda: datetime.now(UTC))
     if counts.errors:  # sends still pending after the client's retries: let Airflow retry the task
         raise RuntimeError(f"{len(counts.errors)} opt-in sends failed transiently; first: {counts.errors[0]}")
     return counts.summary()
 
 
+def send_alert(alert: Any) -> bool:
+    """Deliver an ``alerts.Alert`` through the configured channel; False when alerts are off
+    or delivery failed (logged, never raised over what is being reported)."""
+    from .alerts import deliver
+
+    try:
+        settings = read_settings().integration.alerts
+    except Exception as exc:  # a broken Variable is exactly when an alert matters: say so in the log
+        log.error("alert not sent: settings unreadable (%s)", type(exc).__name__)
+        return False
+    if not settings.enabled:
+        return False
+    try:
+        deliver(alert, settings, alert_endpoint(settings))
+    except Exception as exc:
+        log.error("alert %r not delivered: %s", alert.subject, type(exc).__name__)
+        return False
+    log.info("alert sent: %s", alert.subject)
+    return True
+
+
 def maybe_quarantine_alert(run_id: str, totals: dict[str, Any], settings: Settings) -> bool:
     """A run that succeeded but quarantined more than ``alerts.quarantine_rate_over``."""
     from .alerts import quarantine_alert, quarantine_rate
-    from .notifier import send_alert
 
     alerts = settings.integration.alerts
     rate = quarantine_rate(totals)

@@ -1,8 +1,11 @@
-"""``python -m trident1_aiq config check``: validate the Variables offline.
+"""``python -m trident1_aiq config check``: validate the configuration as the DAG will.
 
-Reads each Variable from a JSON file in ``--dir`` (named ``<variable>.json``),
-else from the Airflow metadata DB with ``--from-airflow``; prints every problem
-with its location, exactly as the DAG's ``check_config`` task would.
+``--from-airflow`` reads what the deployment holds — the four Variables from Airflow's
+metadata DB (and its secrets backends), every credential's Connection, and each
+credential's Trident1 locations and discounts — and runs exactly the checks of the DAG's
+``check_config`` task. It fails loudly (exit 2) when the metadata DB cannot be read,
+never falling back to anything. ``--dir DIR`` checks ``<variable>.json`` files offline
+(the Variables only; a missing file is a missing Variable).
 """
 
 from __future__ import annotations
@@ -10,29 +13,52 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .config import DEFAULT_CONFIG_DIR, VARIABLES, ConfigError, load_settings
+from .config import VARIABLES
 
 
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="python -m trident1_aiq config check")
     p.add_argument("action", choices=["check"])
-    p.add_argument("--dir", type=Path, default=DEFAULT_CONFIG_DIR, help="folder of <variable>.json files")
-    p.add_argument("--from-airflow", action="store_true", help="read the Variables from Airflow")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--dir", type=Path, help="offline: a folder of <variable>.json files (e.g. config/)")
+    src.add_argument("--from-airflow", action="store_true",
+                     help="what the deployment holds: Variables and Connections from Airflow's metadata DB, "
+                          "locations and discounts from Trident1")
     args = p.parse_args(argv)
     if args.from_airflow:
-        from .airflow_adapter import read_variables
+        from .airflow_adapter import (
+            MetadataUnavailable,
+            _metadata_connection,
+            check_configuration,
+            read_variables_from_metadata,
+        )
 
-        raw = read_variables()
+        try:
+            variables = read_variables_from_metadata()
+        except MetadataUnavailable as exc:
+            print(f"error: {exc}")
+            return 2
+        report = check_configuration(variables, _metadata_connection)
+        source = "Airflow (Variables, Connections) and Trident1 (locations, discounts)"
     else:
+        from .airflow_adapter import ConfigReport
+        from .config import ConfigError, load_settings
+
         raw = {n: (args.dir / f"{n}.json").read_text(encoding="utf-8") if (args.dir / f"{n}.json").exists() else None
                for n in VARIABLES}
-    try:
-        settings = load_settings(raw)
-    except ConfigError as exc:
-        print(f"{len(exc.problems)} problem(s):")
-        for problem in exc.problems:
+        try:
+            report = ConfigReport(load_settings(raw))
+        except ConfigError as exc:
+            report = ConfigReport(None, list(exc.problems))
+        source = f"{args.dir} (Variables only: Connections and Trident1 not checked offline)"
+    for warning in report.warnings:
+        print(warning)
+    if report.problems or report.settings is None:
+        print(f"{len(report.problems)} problem(s) in {source}:")
+        for problem in report.problems:
             print(f"  - {problem}")
         return 1
-    print(f"ok: {len(settings.integration.credentials)} credential(s), {len(settings.stores)} store(s), "
-          f"{len(settings.mappings)} mapping(s), {len(settings.discounts)} discount(s)")
+    s = report.settings
+    print(f"ok: {len(s.integration.credentials)} credential(s), {len(s.stores)} store(s), "
+          f"{len(s.mappings)} mapping(s), {len(s.discounts)} discount(s) read from {source}")
     return 0

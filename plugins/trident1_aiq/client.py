@@ -181,16 +181,24 @@ def _version(record: dict[str, Any]) -> datetime | None:
     return None
 
 
+def record_id(rec: Any) -> str | None:
+    """A listed record's identity (the contract's ``id``), trimmed; None when it has no usable id."""
+    rid = rec.get("id") if isinstance(rec, dict) else None
+    if isinstance(rid, (str, int)) and not isinstance(rid, bool) and str(rid).strip():
+        return str(rid).strip()
+    return None
+
+
 def dedupe_latest(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Keep one record per ``id``: the greatest ``updated_at`` (the later one on a tie).
 
     Records without a usable id are all kept: validation quarantines them.
     """
-    by_id: dict[Any, dict[str, Any]] = {}
+    by_id: dict[str, dict[str, Any]] = {}
     anonymous: list[dict[str, Any]] = []
     for rec in records:
-        rid = rec.get("id") if isinstance(rec, dict) else None
-        if not isinstance(rid, (str, int)) or rid == "":
+        rid = record_id(rec)
+        if rid is None:
             anonymous.append(rec)
             continue
         old = by_id.get(rid)
@@ -216,12 +224,12 @@ class LatestSeen:
 
     def __init__(self, window: int = 50_000) -> None:
         self.window = window
-        self.versions: OrderedDict[Any, str | None] = OrderedDict()
+        self.versions: OrderedDict[str, str | None] = OrderedDict()
         self.skipped = 0
 
     def accept(self, rec: Any) -> bool:
-        rid = rec.get("id") if isinstance(rec, dict) else None
-        if not isinstance(rid, (str, int)) or rid == "":
+        rid = record_id(rec)
+        if rid is None:
             return True
         raw = rec.get("updated_at") or rec.get("created_at")
         raw = raw if isinstance(raw, str) else None
@@ -237,7 +245,7 @@ class LatestSeen:
         self.skipped += 1
         return False
 
-    def _remember(self, rid: Any, version: str | None) -> None:
+    def _remember(self, rid: str, version: str | None) -> None:
         self.versions[rid] = version
         self.versions.move_to_end(rid)
         if len(self.versions) > self.window:

@@ -1,10 +1,12 @@
 """Settings: the four Airflow Variables and the Connections, validated as a whole.
 
 Nothing here imports Airflow. ``load_settings`` takes the raw Variable texts
-(``None`` where a Variable is not set, in which case the default from
-``config/`` applies) and returns a :class:`Settings`, or raises
-:class:`ConfigError` listing *every* problem, each prefixed with the Variable
-and the JSON path of the offending entry (domain rule 7).
+(``None`` or absent where a Variable is not set) and returns a :class:`Settings`,
+or raises :class:`ConfigError` listing *every* problem, each prefixed with the
+Variable and the JSON path of the offending entry (rule 7). A Variable that is not
+set is such a problem: the starting values in ``config/`` apply only where a caller
+asks for them explicitly (:func:`demo_variables`, used by the demo and the tests),
+never as a silent fall-back in a deployment.
 """
 
 from __future__ import annotations
@@ -236,16 +238,33 @@ def default_variable_text(name: str, config_dir: Path = DEFAULT_CONFIG_DIR) -> s
     return (config_dir / f"{name}.json").read_text(encoding="utf-8")
 
 
-def load_settings(
-    raw: dict[str, str | None], config_dir: Path = DEFAULT_CONFIG_DIR
-) -> Settings:
+def demo_variables(overrides: dict[str, str | None] | None = None,
+                   config_dir: Path = DEFAULT_CONFIG_DIR) -> dict[str, str]:
+    """The four Variables as the demo sets them: the files of ``config/``, with ``overrides``.
+
+    Only the demo (``make run``), the sandbox and tests ask for these; a deployment reads
+    what Airflow holds, and a Variable it lacks is a configuration error (rule 7).
+    """
+    texts = {name: default_variable_text(name, config_dir) for name in VARIABLES}
+    texts.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    return texts
+
+
+def demo_settings(overrides: dict[str, str | None] | None = None) -> Settings:
+    """:func:`load_settings` of :func:`demo_variables` (tests, benchmarks, the sandbox)."""
+    return load_settings(demo_variables(overrides))
+
+
+def load_settings(raw: dict[str, str | None]) -> Settings:
     """Parse and cross-check all Variables; raise ConfigError with every problem."""
     problems: list[str] = []
     parsed: dict[str, Any] = {}
     for name in VARIABLES:
         text = raw.get(name)
         if text is None:
-            text = default_variable_text(name, config_dir)
+            problems.append(f"{name}: the Airflow Variable is not set (rule 7: no fall-back to the demo "
+                            f"files; start from config/{name}.json)")
+            continue
         if len(text.encode("utf-8", "replace")) > MAX_VARIABLE_BYTES:
             problems.append(f"{name}: larger than {MAX_VARIABLE_BYTES} bytes")
             continue
@@ -347,6 +366,17 @@ def check_discount_mirrors(settings: Settings, credential: str, catalogue: list[
             problems.append(f"{where}: {d.trident1_discount_id!r} is an in-store-only Trident1 discount "
                             "and cannot be mirrored in AIQ")
     return problems
+
+
+def unreported_mapping_warnings(settings: Settings, credential: str, location_ids: set[str]) -> list[str]:
+    """Rule 6: a mapping naming a location the credential does not report is allowed (a store
+    mapped before it opens) but usually a typo: a warning naming the entry, never an error."""
+    warnings = []
+    for i, m in enumerate(settings.mappings):
+        if m.credential == credential and m.location_id not in location_ids:
+            warnings.append(f"warning: {VAR_MAPPINGS}[{i}]: location {m.location_id!r} is not among the locations "
+                            f"{credential} reports (a typo? a store not open yet?)")
+    return warnings
 
 
 # --------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """``python -m trident1_aiq demo``: the whole DAG on the embedded default, end to end.
 
-Starts the sandbox in-process, points the Connections at it (environment
-variables, as a deployment would), runs ``trident1_sales_daily`` with
+Starts the sandbox in-process, points the Connections at it and sets the demo's
+Variables from ``config/`` (environment variables, as a deployment may), runs ``trident1_sales_daily`` with
 ``dag.test()`` for yesterday (UTC) and prints what was loaded and quarantined.
 Needs a migrated Airflow metadata DB (``make run`` does ``airflow db migrate``).
 """
@@ -33,6 +33,15 @@ def connection_env(sandbox_url: str, warehouse_path: Path) -> dict[str, str]:
     return env
 
 
+def variable_env() -> dict[str, str]:
+    """The demo's four Variables (the files of ``config/``) as ``AIRFLOW_VAR_*`` environment
+    variables: the demo asks for the starting values explicitly; a deployment never gets them
+    by default (rule 7)."""
+    from .config import demo_variables
+
+    return {f"AIRFLOW_VAR_{name.upper()}": text for name, text in demo_variables().items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
@@ -48,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     with ServerThread() as sandbox:
         os.environ.update(connection_env(sandbox.url, args.warehouse))
+        for name, value in variable_env().items():  # Variables the user set win over the demo's
+            os.environ.setdefault(name, value)
         sys.path.insert(0, str(ROOT / "dags"))
         from trident1_sales_daily import DAG  # noqa: PLC0415
 

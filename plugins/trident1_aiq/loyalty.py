@@ -200,18 +200,26 @@ def reconcile(ledger: Ledger, counts: LoyaltyCounts) -> None:
         after = refunded.get(key, Decimal(0)) + as_decimal(r["amount"])
         refunded[key] = after
         rows.append(_give_back(ledger, counts, r, refund_id=r["refund_id"], fraction=(after, eligible)))
+    voids: list[dict[str, Any]] = []
     for v in wh.query(conn, "loyalty/pending_voids"):
-        rows.append(_give_back(ledger, counts, v, refund_id=f"void:{v['sale_id']}", fraction=None))
+        voids.append(_give_back(ledger, counts, v, refund_id=None, fraction=None))
         counts.voids_reconciled += 1
     ledger.flush()
     if rows:
         wh.run(conn, "loyalty/insert_reconciliation", rows)
+    if voids:
+        wh.run(conn, "loyalty/insert_void_reconciliation", voids)
     counts.refunds_waiting = int(wh.execute(conn, wh.sql("loyalty/waiting_refunds")).scalar() or 0)
 
 
-def _give_back(ledger: Ledger, counts: LoyaltyCounts, sale: dict[str, Any], *, refund_id: str,
+def _give_back(ledger: Ledger, counts: LoyaltyCounts, sale: dict[str, Any], *, refund_id: str | None,
                fraction: tuple[Decimal, Decimal] | None) -> dict[str, Any]:
+    """Reconcile one refund (``refund_id``, ``fraction`` = refunded so far of eligible) or,
+    with ``refund_id`` None, the sale's void: its row for refund_ or void_reconciliations."""
     cred, sale_id, persona = sale["credential"], sale["sale_id"], sale["persona_id"]
+    # A void's entries are keyed 'void:<sale_id>' (the keys written before migration 007 too),
+    # but name no refund: refund_id stays empty on the ledger and in its reconciliation row.
+    key = refund_id if refund_id is not None else f"void:{sale_id}"
     points = ledger.sale_points(cred, sale_id)
     earned, redeemed = points["earn"], -points["redeem"]
     reversed_so_far, restored_so_far = -points["earn_reversal"], points["redeem_restore"]
@@ -224,9 +232,9 @@ def _give_back(ledger: Ledger, counts: LoyaltyCounts, sale: dict[str, Any], *, r
     restore = max(0, target_res - restored_so_far)
     balance = None
     if persona:
-        ledger.write(f"earn_reversal:{cred}:{refund_id}", "earn_reversal", -reverse, persona,
+        ledger.write(f"earn_reversal:{cred}:{key}", "earn_reversal", -reverse, persona,
                      credential=cred, sale_id=sale_id, store_id=sale["store_id"], refund_id=refund_id)
-        ledger.write(f"redeem_restore:{cred}:{refund_id}", "redeem_restore", restore, persona,
+        ledger.write(f"redeem_restore:{cred}:{key}", "redeem_restore", restore, persona,
                      credential=cred, sale_id=sale_id, store_id=sale["store_id"], refund_id=refund_id)
         balance = ledger.balance(persona)
     negative = balance is not None and balance < 0

@@ -2,7 +2,7 @@
 
 Off unless ``trident1_integration.alerts.enabled``. Everything is read when the
 notifier fires, never at parse time; a delivery problem is logged, never raised
-over the failure being reported.
+over the failure being reported (``airflow_adapter.send_alert``).
 """
 
 from __future__ import annotations
@@ -12,34 +12,19 @@ from typing import Any
 
 from airflow.sdk import BaseNotifier
 
-from .alerts import Alert, failure_alert
+from .airflow_adapter import send_alert
+from .alerts import failure_alert
 
 log = logging.getLogger(__name__)
 
 
-def send_alert(alert: Alert) -> bool:
-    """Deliver through the configured channel; False when alerts are off or delivery failed."""
-    from .airflow_adapter import alert_endpoint, read_settings
-    from .alerts import deliver
-
-    try:
-        settings = read_settings().integration.alerts
-    except Exception as exc:  # a broken Variable is exactly when an alert matters: say so in the log
-        log.error("alert not sent: settings unreadable (%s)", type(exc).__name__)
-        return False
-    if not settings.enabled:
-        return False
-    try:
-        deliver(alert, settings, alert_endpoint(settings))
-    except Exception as exc:
-        log.error("alert %r not delivered: %s", alert.subject, type(exc).__name__)
-        return False
-    log.info("alert sent: %s", alert.subject)
-    return True
-
-
 class FailureNotifier(BaseNotifier):
     """A failed run (or task) → one alert with the DAG, run, task and error."""
+
+    def render_template_fields(self, context: Any, jinja_env: Any = None) -> None:
+        """Nothing is templated here. (Airflow's default asks the DAG for a template
+        environment, which the serialized DAG of ``airflow dags test`` does not have: the
+        callback then crashed and buried the run's real error.)"""
 
     def notify(self, context: Any) -> None:
         dag_run = context.get("dag_run")

@@ -1,8 +1,11 @@
 """SMS double opt-in (rules 2, 3, 22–26): replies, expiry, eligibility, sending.
 
 Order within a run: ingest replies (so a STOP received since the last run is
-known before anything is sent), expire, create requests, send. ``now`` is one
-instant per run, injected by the caller. Texting a person who did not consent,
+known before anything is sent), expire, create requests, send. Two clocks:
+``now`` is one fixed instant per run (stable across retries: request rows, expiry);
+``clock()`` is the real time, read immediately before each send, and alone judges
+whether a text may go out (quiet hours, rule 24; the first-send gate, rule 3) —
+a text is an irreversible act, judged when it happens. Texting a person who did not consent,
 or twice, is the worst bug this project can have; the guards are:
 
 * one request row per (persona, attempt), primary key; at most ``max_requests``
@@ -17,8 +20,9 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -133,19 +137,35 @@ def create_requests(wh: Warehouse, settings: Settings, run_id: str, now: datetim
         counts.created += len(rows)
 
 
-def send_pending(wh: Warehouse, gateway: GatewayClient, now: datetime, counts: OptInCounts) -> None:
+def real_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def send_blocker(at: datetime, timezone: str | None, settings: Settings) -> str | None:
+    """Why a text may not go out at ``at`` (the real time of the send), or None (rules 3, 24)."""
+    first = settings.integration.marketing.first_send_at()
+    if first is None or at < first:
+        return "before enabled_at + 24 h"
+    if not within_send_hours(at, timezone):
+        return "quiet hours"
+    return None
+
+
+def send_pending(wh: Warehouse, gateway: GatewayClient, settings: Settings, now: datetime, counts: OptInCounts,
+                 clock: Callable[[], datetime] = real_clock) -> None:
     with wh.begin() as conn:
         pending = wh.query(conn, "optin/pending")
     for req in pending:
-        if not within_send_hours(now, req["timezone"]):
-            counts.deferred += 1  # stays pending for the next run
-            continue
         ident = {"persona_id": req["persona_id"], "attempt": req["attempt"]}
         with wh.begin() as conn:  # the opt-out list, checked right before the send
             if wh.query(conn, "optin/is_opted_out", {"phone": req["phone"]})[0]["n"]:
                 wh.run(conn, "optin/mark_opted_out", ident)
                 counts.suppressed += 1
                 continue
+        sent_at = clock()  # the real time, immediately before the send: it alone decides
+        if send_blocker(sent_at, req["timezone"], settings):
+            counts.deferred += 1  # stays pending for the next run
+            continue
         try:
             message_id = gateway.send(to=req["phone"], body=message_text(req["store_name"], req["disclaimer"]),
                                       idempotency_key=req["idempotency_key"], persona_id=req["persona_id"],
@@ -159,7 +179,7 @@ def send_pending(wh: Warehouse, gateway: GatewayClient, now: datetime, counts: O
             counts.errors.append(str(exc))
             continue
         crash_point("optin.after_accept")
-        record_sent(wh, ident, message_id, now)
+        record_sent(wh, ident, message_id, sent_at)
         counts.sent += 1
         counts.sent_by_store[req["store_id"]] += 1
 
@@ -170,7 +190,10 @@ def record_sent(wh: Warehouse, ident: dict[str, Any], message_id: str, now: date
 
 
 def run_opt_in(wh: Warehouse, gateway: GatewayClient | None, settings: Settings, run_id: str,
-               now: datetime) -> OptInCounts:
+               now: datetime, clock: Callable[[], datetime] | None = None) -> OptInCounts:
+    """One run's opt-in work. ``now`` is the run's fixed instant; ``clock`` the real time
+    (default: the system clock), read before each send."""
+    clock = clock or real_clock
     counts = OptInCounts()
     integ, mk = settings.integration, settings.integration.marketing
     if not integ.age_compliant:
@@ -186,12 +209,12 @@ def run_opt_in(wh: Warehouse, gateway: GatewayClient | None, settings: Settings,
     if counts.notes:
         log.warning("%s", "; ".join(counts.notes))
         return counts
-    if now < mk.first_send_at():
+    if clock() < mk.first_send_at():
         counts.notes.append(f"marketing enabled at {mk.enabled_at.isoformat()}: the first double opt-in goes "
                             f"out from {mk.first_send_at().isoformat()} (rule 3)")
         return counts
     create_requests(wh, settings, run_id, now, counts)
-    send_pending(wh, gateway, now, counts)
+    send_pending(wh, gateway, settings, now, counts, clock)
     # etl_runs.opt_ins_sent: counted against the credential feeding the store (first by name).
     feeds: dict[str, str] = {}
     for m in sorted(settings.mappings, key=lambda m: m.credential):

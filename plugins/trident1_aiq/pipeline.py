@@ -10,15 +10,15 @@ import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from typing import Any
 
-from .client import LatestSeen, Trident1Client
-from .config import Settings
+from .client import LatestSeen, Trident1Client, record_id
+from .config import Settings, unreported_mapping_warnings
 from .faults import crash_point
 from .load import held_records, merge, quarantine, sync_settings, upsert_catalogue
 from .normalize import normalize_customer, normalize_refund, normalize_sale, parse_time, to_utc
@@ -105,22 +105,47 @@ class Totals:
 
 
 def chunked(pages: Iterator[list[dict]], size: int, timer: StepTimer, seen: LatestSeen,
-            first: list[dict] | None = None) -> Iterator[list[dict]]:
+            first: list[dict] | None = None,
+            superseded: Callable[[dict], None] | None = None) -> Iterator[list[dict]]:
     """Pages → chunks of at most ``size`` records, deduplicated on the way (rule 8).
 
-    Time spent waiting for pages is booked to the ``extract`` step. ``first``
-    (held records released by a new mapping) goes ahead of the listing.
+    A record listed again in a newer version (it changed while the listing was paged)
+    replaces its older version when both fall into the same chunk, so only the newest
+    version of a record reaches staging; across chunks the merge replaces the older one.
+    ``superseded`` is told of each older version dropped that way (it was read: the
+    counts of a run do not depend on where chunks happen to end). Time spent waiting for pages is booked to the ``extract`` step. ``first`` (held
+    records released by a new mapping) goes ahead of the listing.
     """
-    chunk: list[dict] = [r for r in (first or []) if seen.accept(r)]
-    while True:
-        with timer.step("extract"):
-            page = next(pages, None)
-        if page is None:
-            break
-        chunk.extend(r for r in page if seen.accept(r))
-        while len(chunk) >= size:
-            yield chunk[:size]
-            chunk = chunk[size:]
+    chunk: list[dict] = []
+    at: dict[str, int] = {}  # record id → its position in the chunk
+
+    def add(rec: dict) -> None:
+        if not seen.accept(rec):
+            return
+        rid = record_id(rec)
+        if rid is not None and rid in at:
+            if superseded is not None:
+                superseded(chunk[at[rid]])
+            chunk[at[rid]] = rec
+            return
+        if rid is not None:
+            at[rid] = len(chunk)
+        chunk.append(rec)
+
+    def listing() -> Iterator[dict]:
+        yield from first or []
+        while True:
+            with timer.step("extract"):
+                page = next(pages, None)
+            if page is None:
+                return
+            yield from page
+
+    for rec in listing():
+        add(rec)
+        if len(chunk) >= size:
+            yield chunk
+            chunk, at = [], {}
     if chunk:
         yield chunk
 
@@ -142,6 +167,20 @@ class Batch:
     totals: Totals
 
 
+def read_superseded(b: Batch, entity: str) -> Callable[[dict], None]:
+    """Counts an older version that a newer one replaced inside a chunk as read."""
+    def count(rec: dict) -> None:
+        if entity == "customer":
+            b.totals.customers_read += 1
+            return
+        if entity == "sale":
+            b.totals.sales_read += 1
+        else:
+            b.totals.refunds_read += 1
+        b.totals.read[str(rec.get("location_id") or "?")] += 1
+    return count
+
+
 UNMAPPED = "unmapped_location: location {} is not mapped to an AIQ retail store (trident1_store_mappings)"
 
 
@@ -155,13 +194,6 @@ def _customers_chunk(b: Batch, raw: list[dict]) -> None:
     b.totals.personas_merged += res.merged
 
 
-def _record_id(rec: Any) -> str | None:
-    rid = rec.get("id") if isinstance(rec, dict) else None
-    if isinstance(rid, (str, int)) and not isinstance(rid, bool) and str(rid).strip():
-        return str(rid).strip()
-    return None
-
-
 def skip_known(b: Batch, raw: list[dict], entity: str) -> tuple[list[dict], Counter]:
     """Drop the records of mapped locations that the warehouse already has at this version.
 
@@ -171,8 +203,9 @@ def skip_known(b: Batch, raw: list[dict], entity: str) -> tuple[list[dict], Coun
     """
     ids = {}
     for r in raw:
-        rid = _record_id(r)
-        if rid is not None and str(r.get("location_id")) in b.mapping:
+        rid = record_id(r)
+        # A held record of a now-mapped location is never skipped: loading it is what releases it (rule 6).
+        if rid is not None and str(r.get("location_id")) in b.mapping and rid not in b.held_keys:
             ids[rid] = r
     if not ids:
         return raw, Counter()
@@ -192,7 +225,7 @@ def skip_known(b: Batch, raw: list[dict], entity: str) -> tuple[list[dict], Coun
             skip.add(rid)
     if not skip:
         return raw, Counter()
-    left = [r for r in raw if _record_id(r) not in skip]
+    left = [r for r in raw if record_id(r) not in skip]
     skipped = Counter(str(ids[rid].get("location_id")) for rid in skip)
     return left, skipped
 
@@ -315,16 +348,19 @@ def ingest_credential(
         b = Batch(wh, credential, run_id, now, mapping, tz_of, known, settings.integration.phone_region,
                   {h["record_key"] for h in held}, timer, Totals())
 
-        for raw in chunked(client.iter_window("/customers", window.start, window.end), size, timer, LatestSeen()):
+        for raw in chunked(client.iter_window("/customers", window.start, window.end), size, timer, LatestSeen(),
+                           superseded=read_superseded(b, "customer")):
             _customers_chunk(b, raw)
         sales_seen = LatestSeen()
         for raw in chunked(client.iter_window("/sales", window.start, window.end), size, timer, sales_seen,
-                           first=[json.loads(h["payload"]) for h in held if h["entity"] == "sale"]):
+                           first=[json.loads(h["payload"]) for h in held if h["entity"] == "sale"],
+                           superseded=read_superseded(b, "sale")):
             _sales_chunk(b, raw)
         crash_point("extract.after_sales")
         refunds_seen = LatestSeen()
         for raw in chunked(client.iter_window("/refunds", window.start, window.end), size, timer, refunds_seen,
-                           first=[json.loads(h["payload"]) for h in held if h["entity"] == "refund"]):
+                           first=[json.loads(h["payload"]) for h in held if h["entity"] == "refund"],
+                           superseded=read_superseded(b, "refund")):
             _refunds_chunk(b, raw)
         t = b.totals
         t.duplicates_skipped = sales_seen.skipped + refunds_seen.skipped
@@ -356,15 +392,17 @@ def ingest_credential(
         }
         rate = rejects / records if records else 0.0
         limit = settings.integration.max_reject_rate
-        status, notes = "success", None
+        status, notes = "success", unreported_mapping_warnings(settings, credential, known)
+        for warning in notes:
+            log.warning("%s", warning)
         if rate > limit:
             status = "failed"
-            notes = (f"reject rate {rate:.1%} ({rejects} of {records} sales and refunds) exceeds "
-                     f"max_reject_rate {limit:.1%}; the rejects are in quarantine")
-        _finish(wh, run_id, credential, status, summary, timer, notes, now)
+            notes.append(f"reject rate {rate:.1%} ({rejects} of {records} sales and refunds) exceeds "
+                         f"max_reject_rate {limit:.1%}; the rejects are in quarantine")
+        _finish(wh, run_id, credential, status, summary, timer, " | ".join(notes) or None, now)
         log.info("%s: %s", credential, json.dumps(summary))
         if status == "failed":
-            raise RejectRateExceeded(f"{credential}: {notes}")
+            raise RejectRateExceeded(f"{credential}: {notes[-1]}")
         return dict(summary, step_seconds=timer.seconds, chunks=t.chunks, duplicates_skipped=t.duplicates_skipped)
     except RejectRateExceeded:
         raise

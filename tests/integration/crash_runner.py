@@ -10,7 +10,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "plugins"))
 
 from trident1_aiq.client import Trident1Client  # noqa: E402
-from trident1_aiq.config import gateway_credential, load_settings, trident1_credential  # noqa: E402
+from trident1_aiq.config import demo_settings, gateway_credential, trident1_credential  # noqa: E402
 from trident1_aiq.loyalty import run_loyalty  # noqa: E402
 from trident1_aiq.optin import run_opt_in  # noqa: E402
 from trident1_aiq.pipeline import ingest_credential, prepare_run, run_window  # noqa: E402
@@ -22,7 +22,7 @@ DAY = date(2026, 11, 25)
 
 
 def main(port: str, url: str, run_id: str) -> None:
-    settings = load_settings({})
+    settings = demo_settings({})
     wh = Warehouse(url)
     prepare_run(wh, settings, NOW)
     for name in ("acme", "bolt"):
@@ -33,7 +33,7 @@ def main(port: str, url: str, run_id: str) -> None:
     run_loyalty(wh, settings, run_id, NOW)
     gateway = GatewayClient(gateway_credential("aiq_sms_default", host=f"127.0.0.1:{port}", schema="http",
                                                port=None, password="sandbox-sms-token"))
-    run_opt_in(wh, gateway, settings, run_id, NOW)
+    run_opt_in(wh, gateway, settings, run_id, NOW, clock=lambda: NOW)
     wh.dispose()
 
 

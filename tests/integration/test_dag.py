@@ -7,16 +7,14 @@ import json
 import logging
 import os
 import socket
-import subprocess
 import sys
 from datetime import UTC, datetime, time, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
 from trident1_aiq.config import default_variable_text
-from trident1_aiq.demo import connection_env
+from trident1_aiq.demo import connection_env, variable_env
 from trident1_aiq.sandbox import SandboxState, ServerThread, data
 from trident1_aiq.sandbox.data import DEFAULT_STORES
 from trident1_aiq.warehouse import Warehouse, sqlite_url
@@ -25,14 +23,6 @@ from ..conftest import DAY, NOW, ROOT, drop_pg_database, make_pg_database, requi
 
 pytestmark = [pytest.mark.integration, pytest.mark.dag]
 SECRET_KEYS = {"acme": "KEY-acme-7f3a9c1e-DO-NOT-LOG", "bolt": "KEY-bolt-2b8d44aa-DO-NOT-LOG"}
-
-
-@pytest.fixture(scope="session")
-def airflow_db():
-    """Airflow's metadata DB in this session's private AIRFLOW_HOME, migrated once."""
-    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, env=os.environ.copy(),
-                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=300)
-    return Path(os.environ["AIRFLOW_HOME"])
 
 
 def _load_dag():
@@ -52,7 +42,7 @@ def secret_sandbox():
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def wired(request, secret_sandbox, tmp_path, monkeypatch, airflow_db):
     """Connections as environment variables, pointing at the sandbox and a fresh warehouse."""
-    env = connection_env(secret_sandbox.url, tmp_path / "warehouse.db")
+    env = connection_env(secret_sandbox.url, tmp_path / "warehouse.db") | variable_env()
     for name, key in SECRET_KEYS.items():
         conn = json.loads(env[f"AIRFLOW_CONN_TRIDENT1_{name.upper()}"])
         conn["password"] = key
@@ -183,3 +173,59 @@ def test_rule7_broken_mapping_fails_the_run_and_writes_nothing(wired, monkeypatc
         row = conn.execute(text("SELECT credential, status, notes FROM etl_runs")).one()
     assert row.credential == "*" and row.status == "failed"
     assert "trident1_store_mappings[2].store_id" in row.notes and "no-such-store" in row.notes
+
+
+def _states(dr) -> dict[str, str]:
+    out: dict[str, set[str]] = {}
+    for ti in dr.get_task_instances():
+        out.setdefault(ti.task_id, set()).add(str(ti.state).rsplit(".", 1)[-1].lower())
+    return {k: ",".join(sorted(v)) for k, v in out.items()}
+
+
+def test_rule7_failed_check_config_skips_later_steps_and_writes_nothing(wired, monkeypatch, caplog):
+    """A mirrored in-store-only discount (found through the Trident1 catalogue) on a fresh
+    warehouse: check_config fails, loyalty and opt_in end as skipped at once, nothing but the
+    run's own etl_runs row is written, and the failure callback does not crash."""
+    wh, _ = wired
+    discounts = json.loads(default_variable_text("aiq_discounts"))
+    discounts.append({"id": "aiq-coupon", "name": "Coupon", "credential": "trident1_acme",
+                      "trident1_discount_id": "D-99", "points_cost": 0})
+    monkeypatch.setenv("AIRFLOW_VAR_AIQ_DISCOUNTS", json.dumps(discounts))
+    dr = run_day()
+    assert not str(dr.state).endswith("success")
+    states = _states(dr)
+    assert states["check_config"] == "failed"
+    assert states["loyalty"] == "skipped" and states["opt_in"] == "skipped", states
+    tables = set(wh.tables())
+    with wh.begin() as conn:
+        rows = conn.execute(text("SELECT credential, status, notes FROM etl_runs")).all()
+        if "loyalty_state" in tables:
+            assert conn.execute(text("SELECT COUNT(*) FROM loyalty_state")).scalar() == 0
+    assert [(r.credential, r.status) for r in rows] == [("*", "failed")]
+    assert "D-99" in rows[0].notes and "in-store-only" in rows[0].notes
+    assert "get_template_env" not in caplog.text
+
+
+def test_a_failed_ingest_of_one_credential_still_lets_loyalty_and_opt_in_run(wired, monkeypatch):
+    wh, server = wired
+    bolt = json.loads(os.environ["AIRFLOW_CONN_TRIDENT1_BOLT"])
+    server.state.stores["bolt"] = dataclasses.replace(server.state.stores["bolt"], api_key="rotated-key")
+    monkeypatch.setenv("AIRFLOW_CONN_TRIDENT1_BOLT", json.dumps(bolt))
+    # check_config reads bolt's locations too: let it pass, then revoke the key before ingest reads sales.
+    from trident1_aiq import airflow_adapter
+
+    real = airflow_adapter.check_configuration
+
+    def check_then_revoke(*args, **kwargs):
+        server.state.stores["bolt"] = dataclasses.replace(server.state.stores["bolt"], api_key=SECRET_KEYS["bolt"])
+        try:
+            return real(*args, **kwargs)
+        finally:
+            server.state.stores["bolt"] = dataclasses.replace(server.state.stores["bolt"], api_key="rotated-key")
+
+    monkeypatch.setattr(airflow_adapter, "check_configuration", check_then_revoke)
+    dr = run_day()
+    states = _states(dr)
+    assert "failed" in states["ingest"] and "success" in states["ingest"], states
+    assert states["loyalty"] == "success" and states["opt_in"] == "success", states
+    assert count(wh, "SELECT COUNT(*) FROM loyalty_ledger WHERE credential = 'trident1_acme'") > 0

@@ -22,6 +22,7 @@ import pytest
 import requests
 
 from trident1_aiq.config import default_variable_text
+from trident1_aiq.demo import variable_env
 from trident1_aiq.sandbox import data
 from trident1_aiq.sandbox.data import DEFAULT_STORES, Volume
 from trident1_aiq.warehouse import Warehouse
@@ -96,11 +97,11 @@ def make_pg_reference(tmp_path, cluster):
 
 def one_by_one(wh, sandbox_port, now, days):
     from trident1_aiq.client import Trident1Client
-    from trident1_aiq.config import load_settings, trident1_credential
+    from trident1_aiq.config import demo_settings, trident1_credential
     from trident1_aiq.loyalty import run_loyalty
     from trident1_aiq.pipeline import ingest_credential, prepare_run, run_window
 
-    settings = load_settings({})
+    settings = demo_settings({})
     prepare_run(wh, settings, now)
     for d in days:
         for name in ("acme", "bolt"):
@@ -155,6 +156,7 @@ def test_dag_runs_on_celery_executor_and_loads_what_dag_test_would(tmp_path):
                                                       "login": "postgres", "schema": wh_name}),
         "AIRFLOW_CONN_AIQ_SMS_DEFAULT": json.dumps(dict(conn, password="sandbox-sms-token")),
     })
+    env.update(variable_env())  # the demo's Variables, set explicitly (rule 7: no fall-back)
     for name in ("acme", "bolt"):
         env[f"AIRFLOW_CONN_TRIDENT1_{name.upper()}"] = json.dumps(
             dict(conn, password=f"sandbox-{name}-key", extra={"store_name": name}))

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from trident1_aiq.client import Trident1Client
-from trident1_aiq.config import default_variable_text, load_settings
+from trident1_aiq.config import default_variable_text, demo_settings
 from trident1_aiq.loyalty import run_loyalty
 from trident1_aiq.pipeline import ingest_credential, prepare_run, run_window
 
@@ -27,7 +27,7 @@ def settings_with(**loyalty):
     integ["loyalty"] = {"auto_enroll": True, "enabled_at": ENABLED.isoformat(), "purchased_after": "2026-11-01",
                         "points_per_dollar": 1, **loyalty.pop("loyalty", {})}
     integ.update(loyalty)
-    return load_settings({"trident1_integration": json.dumps(integ)})
+    return demo_settings({"trident1_integration": json.dumps(integ)})
 
 
 class Shop:
@@ -202,9 +202,42 @@ def test_rule18_void_after_earn_reverses_all_and_restores_all_redeemed(shop):
     assert shop.balance() == 54 - 100
     shop.set_status("S-1", "voided")
     shop.loyalty(run_id="r2")
-    row = shop.one("SELECT * FROM refund_reconciliations WHERE refund_id = 'void:S-1'")
-    assert (row.points_reversed, row.points_restored) == (54, 100)
+    row = shop.one("SELECT * FROM void_reconciliations WHERE sale_id = 'S-1'")
+    assert (row.points_reversed, row.points_restored, row.balance_after) == (54, 100, 0)
     assert shop.balance() == 0
+    # A void invents no refund id: every refund reconciliation joins a refund, no ledger entry names one.
+    assert shop.one("SELECT COUNT(*) AS n FROM refund_reconciliations").n == 0
+    assert shop.one("SELECT COUNT(*) AS n FROM loyalty_ledger WHERE refund_id IS NOT NULL").n == 0
+    kinds = shop.one("SELECT kind, refund_id FROM point_reconciliations WHERE sale_id = 'S-1'")
+    assert (kinds.kind, kinds.refund_id) == ("void", None)
+    shop.loyalty(run_id="r3")  # a rerun writes nothing more
+    assert shop.one("SELECT COUNT(*) AS n FROM void_reconciliations").n == 1 and shop.balance() == 0
+
+
+def test_migration_007_moves_void_rows_out_of_refund_reconciliations(shop):
+    """A warehouse written before 007 (void rows under 'void:<sale_id>') is corrected by it,
+    and the entries' idempotency keys still stop a second reversal."""
+    wh = shop.wh
+    shop.persona()
+    shop.sale("S-1", T, "60.00")
+    shop.loyalty(run_id="r1")
+    shop.set_status("S-1", "voided")
+    shop.loyalty(run_id="r2")
+    with wh.begin() as conn:  # put the warehouse back as the old code left it
+        wh.execute(conn, "INSERT INTO refund_reconciliations SELECT credential, 'void:' || sale_id, sale_id, "
+                         "persona_id, points_reversed, points_restored, balance_after, negative_balance, "
+                         "reconciled_at, run_id FROM void_reconciliations")
+        wh.execute(conn, "DELETE FROM void_reconciliations")
+        wh.execute(conn, "UPDATE loyalty_ledger SET refund_id = 'void:S-1' WHERE entry_type = 'earn_reversal'")
+        wh.execute(conn, "DROP VIEW point_reconciliations")
+        wh.execute(conn, "DROP TABLE void_reconciliations")
+        wh.execute(conn, "DELETE FROM schema_migrations WHERE version = 7")
+    assert wh.migrate() == ["007_void_reconciliations"]
+    assert shop.one("SELECT COUNT(*) AS n FROM refund_reconciliations").n == 0
+    assert shop.one("SELECT points_reversed FROM void_reconciliations WHERE sale_id = 'S-1'").points_reversed == 54
+    assert shop.one("SELECT COUNT(*) AS n FROM loyalty_ledger WHERE refund_id IS NOT NULL").n == 0
+    shop.loyalty(run_id="r3")
+    assert shop.balance() == 0 and shop.one("SELECT COUNT(*) AS n FROM loyalty_ledger").n == 2
 
 
 def test_rule21_redemption_logged_once_and_restored_on_full_refund(shop):

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from trident1_aiq import optin as optin_module
-from trident1_aiq.config import default_variable_text, gateway_credential, load_settings
+from trident1_aiq.config import default_variable_text, demo_settings, gateway_credential
 from trident1_aiq.optin import message_text, reply_action, run_opt_in, within_send_hours
 from trident1_aiq.pipeline import prepare_run
 from trident1_aiq.sms import GatewayClient
@@ -29,7 +29,7 @@ def settings_with(**over):
     integ["marketing"] = {"enabled": True, "enabled_at": ENABLED.isoformat(), "purchased_after": "2026-11-01",
                           "max_requests": 2}
     integ.update(over)
-    return load_settings({"trident1_integration": json.dumps(integ)})
+    return demo_settings({"trident1_integration": json.dumps(integ)})
 
 
 class World:
@@ -51,9 +51,11 @@ class World:
                             {"s": f"S-{pid}-{sold:%H%M}", "st": store, "p": pid, "t": sold, "d": sold.date(),
                              "a": Decimal("10.00")})
 
-    def run(self, now, settings=None, run_id="run"):
+    def run(self, now, settings=None, run_id="run", sent_at=None):
+        """A run that starts at ``now``; its sends happen at ``sent_at`` (default: ``now``)."""
         self.server.state.now = now
-        return run_opt_in(self.wh, self.gateway, settings or settings_with(), run_id, now)
+        at = sent_at or now
+        return run_opt_in(self.wh, self.gateway, settings or settings_with(), run_id, now, clock=lambda: at)
 
     def reply(self, phone, body, at):
         requests.post(f"{self.server.url}/_sandbox/replies", timeout=5,
@@ -105,6 +107,31 @@ def test_rule22_first_request_sent_with_the_store_and_its_disclaimer(world):
     assert text["to"] == ANA and "Mile High Downtown" in text["body"] and "Must be 21+." in text["body"]
     (req,) = world.requests()
     assert (req["status"], req["attempt"], req["message_id"]) == ("sent", 1, text["id"])
+
+
+def test_rule24_judged_when_the_text_is_sent_not_when_the_run_started(world):
+    """A run that starts at 10:00 in Denver but reaches the send at 21:30 (a retry, a slow day)
+    sends nothing: the request stays pending for the next run."""
+    world.person("p_ana", ANA)
+    late = MORNING.replace(hour=4) + timedelta(days=1, minutes=30)  # 21:30 in Denver
+    counts = world.run(MORNING, sent_at=late)
+    assert world.posts() == [] and counts.deferred == 1 and counts.sent == 0
+    assert [r["status"] for r in world.requests()] == ["pending"]
+    assert world.run(late + timedelta(hours=12)).sent == 1  # 09:30 the next morning
+
+
+def test_rule24_a_run_started_at_night_sends_in_the_morning(world):
+    """The reverse (``airflow dags test`` starts a run at its logical date, 00:00Z = 17:00 in
+    Denver): what counts is the clock at the send."""
+    world.person("p_ana", ANA)
+    night = datetime(2026, 11, 20, 8, 11, tzinfo=UTC)  # 01:11 in Denver
+    assert world.run(MORNING, sent_at=night).sent == 0 and world.posts() == []
+
+
+def test_rule3_gate_judged_at_the_send(world):
+    world.person("p_ana", ANA)
+    counts = world.run(MORNING, sent_at=ENABLED + timedelta(hours=23))
+    assert world.posts() == [] and counts.sent == 0 and "rule 3" in counts.notes[0]
 
 
 def test_rule3_nothing_before_enabled_at_plus_24_hours(world):

@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from trident1_aiq import load as load_module
 from trident1_aiq.client import Trident1Client
-from trident1_aiq.config import default_variable_text, load_settings
+from trident1_aiq.config import default_variable_text, demo_settings
 from trident1_aiq.pipeline import RejectRateExceeded, ingest_credential, prepare_run, run_window
 from trident1_aiq.sandbox import data
 
@@ -177,7 +177,7 @@ def test_rule6_unmapped_location_held_then_loaded_when_mapped(warehouse, sandbox
 
     maps = json.loads(default_variable_text("trident1_store_mappings"))
     maps.append({"credential": "trident1_acme", "location_id": "LOC-4", "store_id": "la-venice"})
-    mapped = load_settings({"trident1_store_mappings": json.dumps(maps)})
+    mapped = demo_settings({"trident1_store_mappings": json.dumps(maps)})
     prepare_run(warehouse, mapped, NOW)
     # The admin maps LOC-4; the next run processes another day, yet loads everything held, of every day.
     second = ingest(warehouse, sandbox, mapped, run_id="r2", day=DAY)
@@ -216,7 +216,7 @@ def test_rule10_valid_version_releases_the_quarantined_record(warehouse, sandbox
 
 
 def test_rule10_reject_rate_over_limit_fails_after_quarantining(warehouse, sandbox):
-    strict = load_settings({"trident1_integration": json.dumps({"credentials": ["trident1_acme", "trident1_bolt"],
+    strict = demo_settings({"trident1_integration": json.dumps({"credentials": ["trident1_acme", "trident1_bolt"],
                                                                 "max_reject_rate": 0.001})})
     prepare_run(warehouse, strict, NOW)
     with pytest.raises(RejectRateExceeded) as err:
@@ -273,7 +273,7 @@ def test_crash_mid_chunk_rolls_the_chunk_back_and_rerun_converges(warehouse, san
     ingest(warehouse, sandbox, settings, run_id="r1")
     crashed_then_rerun = snapshot(warehouse)
 
-    clean = load_settings({})
+    clean = demo_settings({})
     from trident1_aiq.warehouse import Warehouse
 
     other = Warehouse(warehouse.url)
@@ -342,7 +342,7 @@ def test_rule2_not_age_compliant_still_loads_sales_and_says_what_was_skipped(war
 
     integ = json.loads(default_variable_text("trident1_integration"))
     integ["age_compliant"] = False
-    s = load_settings({"trident1_integration": json.dumps(integ)})
+    s = demo_settings({"trident1_integration": json.dumps(integ)})
     prepare_run(warehouse, s, NOW)
     ingest(warehouse, sandbox, s)
     assert scalar(warehouse, "SELECT COUNT(*) FROM sales") > 0
@@ -388,7 +388,7 @@ def test_freshness_flags_a_mapped_location_with_no_recent_sale(warehouse, sandbo
 
     maps = json.loads(default_variable_text("trident1_store_mappings"))
     maps.append({"credential": "trident1_acme", "location_id": "LOC-9", "store_id": "nyc-soho"})
-    s = load_settings({"trident1_store_mappings": json.dumps(maps)})
+    s = demo_settings({"trident1_store_mappings": json.dumps(maps)})
     prepare_run(warehouse, s, NOW)
     ingest(warehouse, sandbox, s)
     ingest(warehouse, sandbox, s, "bolt")

@@ -11,7 +11,8 @@ from types import SimpleNamespace
 import pytest
 
 from trident1_aiq.airflow_adapter import maybe_quarantine_alert
-from trident1_aiq.config import default_variable_text, load_settings
+from trident1_aiq.config import default_variable_text, demo_settings
+from trident1_aiq.demo import variable_env
 from trident1_aiq.notifier import FailureNotifier
 
 pytestmark = pytest.mark.unit
@@ -82,11 +83,17 @@ class Smtp:
         self.server.shutdown()
 
 
+def set_demo_variables(monkeypatch):
+    for name, value in variable_env().items():
+        monkeypatch.setenv(name, value)
+
+
 def alerting(monkeypatch, **alerts):
+    set_demo_variables(monkeypatch)
     integ = json.loads(default_variable_text("trident1_integration"))
     integ["alerts"] = alerts
     monkeypatch.setenv("AIRFLOW_VAR_TRIDENT1_INTEGRATION", json.dumps(integ))
-    return load_settings({"trident1_integration": json.dumps(integ)})
+    return demo_settings({"trident1_integration": json.dumps(integ)})
 
 
 @pytest.fixture
@@ -113,10 +120,20 @@ def failed_context():
             "ti": SimpleNamespace(task_id="ingest"), "exception": RuntimeError("reject rate 9% exceeds 5%")}
 
 
-def test_alerts_are_off_by_default(webhook, monkeypatch):
-    monkeypatch.delenv("AIRFLOW_VAR_TRIDENT1_INTEGRATION", raising=False)
+def test_alerts_are_off_by_default(webhook, monkeypatch, caplog):
+    set_demo_variables(monkeypatch)  # readable settings, alerts not enabled
     FailureNotifier().notify(failed_context())
-    assert webhook.received == []
+    assert webhook.received == [] and "settings unreadable" not in caplog.text
+
+
+def test_failure_callback_survives_a_dag_without_template_env(webhook, monkeypatch):
+    """Under `airflow dags test` the callback's context holds a SerializedDAG, which has no
+    get_template_env: calling the notifier as Airflow does must still deliver the alert."""
+    alerting(monkeypatch, enabled=True, channel="webhook")
+    context = dict(failed_context(), dag=SimpleNamespace(dag_id="trident1_sales_daily"))
+    FailureNotifier()(context)
+    ((_, body),) = webhook.received
+    assert body["kind"] == "failure"
 
 
 def test_failure_notifier_posts_to_the_webhook(webhook, monkeypatch):
@@ -147,4 +164,4 @@ def test_email_alerts_need_recipients():
     integ = json.loads(default_variable_text("trident1_integration"))
     integ["alerts"] = {"enabled": True, "channel": "email"}
     with pytest.raises(Exception, match="trident1_integration.alerts"):
-        load_settings({"trident1_integration": json.dumps(integ)})
+        demo_settings({"trident1_integration": json.dumps(integ)})

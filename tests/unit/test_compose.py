@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from trident1_aiq.airflow_adapter import WAREHOUSE_CONN_ID
-from trident1_aiq.config import load_settings
+from trident1_aiq.config import demo_settings
 
 from ..conftest import ROOT
 
@@ -47,7 +47,7 @@ def test_celery_and_one_shared_jwt_secret(compose):
 
 def test_connection_ids_match_the_code(compose):
     env = env_of(compose, "airflow-worker")
-    for cred in load_settings({}).integration.credentials:
+    for cred in demo_settings({}).integration.credentials:
         raw = env[f"AIRFLOW_CONN_{cred.upper()}"]
         conn = json.loads(re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", raw))
         assert conn["host"] == "sandbox" and conn["extra"]["store_name"]

@@ -8,9 +8,11 @@ from datetime import UTC, datetime
 import pytest
 
 from trident1_aiq.config import (
+    VARIABLES,
     ConfigError,
     clean_website,
     default_variable_text,
+    demo_variables,
     load_settings,
     trident1_credential,
 )
@@ -23,13 +25,14 @@ def _with(**overrides: object) -> dict[str, str | None]:
 
 
 def _problems(raw: dict[str, str | None]) -> list[str]:
+    """The problems of the demo Variables with ``raw`` replacing some of them."""
     with pytest.raises(ConfigError) as err:
-        load_settings(raw)
+        load_settings(demo_variables(raw))
     return err.value.problems
 
 
 def test_defaults_in_config_folder_are_valid():
-    s = load_settings({})
+    s = load_settings(demo_variables())
     assert "trident1_acme" in s.integration.credentials
     assert s.mapping_for("trident1_acme")["LOC-1"] == "den-downtown"
 
@@ -103,7 +106,7 @@ def test_huge_variable_rejected_before_parsing():
 
 
 def test_rule3_first_opt_in_not_before_enabled_at_plus_24h():
-    s = load_settings({})
+    s = load_settings(demo_variables())
     assert s.integration.marketing.first_send_at() == datetime(2026, 1, 2, 15, 0, tzinfo=UTC)
 
 
@@ -112,3 +115,19 @@ def test_rule3_marketing_enabled_needs_dates():
     integ["marketing"] = {"enabled": True}
     (problem,) = _problems(_with(trident1_integration=integ))
     assert problem.startswith("trident1_integration.marketing")
+
+
+@pytest.mark.parametrize("missing", VARIABLES)
+def test_rule7_a_variable_not_set_is_an_error_naming_it_never_the_demo_files(missing):
+    raw = demo_variables()
+    del raw[missing]
+    with pytest.raises(ConfigError) as err:
+        load_settings(raw)
+    (problem,) = err.value.problems
+    assert problem.startswith(f"{missing}: the Airflow Variable is not set")
+
+
+def test_rule7_nothing_set_names_all_four_variables():
+    with pytest.raises(ConfigError) as err:
+        load_settings({})
+    assert [p.split(":", 1)[0] for p in err.value.problems] == list(VARIABLES)

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trident1_aiq.config import check_discount_mirrors, load_settings
+from trident1_aiq.config import check_discount_mirrors, demo_settings
 from trident1_aiq.loyalty import earn_points, pro_rata_total
 
 pytestmark = pytest.mark.unit
@@ -57,7 +57,7 @@ def test_rule18_reversals_never_exceed_the_earn_and_sum_to_it_on_full_refund(poi
 
 
 def test_rule20_in_store_only_or_unknown_discount_is_a_config_error_naming_it():
-    settings_ = load_settings({"aiq_discounts": '[{"id": "a", "name": "A", "credential": "trident1_acme", '
+    settings_ = demo_settings({"aiq_discounts": '[{"id": "a", "name": "A", "credential": "trident1_acme", '
                                                 '"trident1_discount_id": "D-99"}, {"id": "b", "name": "B", '
                                                 '"credential": "trident1_acme", "trident1_discount_id": "D-404"}]'})
     catalogue = [{"id": "D-99", "in_store_only": True}, {"id": "D-10", "in_store_only": False}]

@@ -6,7 +6,6 @@ WHERE s.status = 'voided'
   AND EXISTS (SELECT 1 FROM loyalty_ledger AS l
               WHERE l.credential = s.credential AND l.sale_id = s.sale_id
                 AND l.entry_type IN ('earn', 'redeem'))
-  AND NOT EXISTS (SELECT 1 FROM refund_reconciliations AS x
-                  WHERE x.credential = s.credential AND x.sale_id = s.sale_id
-                    AND x.refund_id = 'void:' || s.sale_id)
+  AND NOT EXISTS (SELECT 1 FROM void_reconciliations AS x
+                  WHERE x.credential = s.credential AND x.sale_id = s.sale_id)
 ORDER BY s.updated_at, s.credential, s.sale_id
