@@ -17,11 +17,11 @@ export GX_ANALYTICS_ENABLED := false
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt requirements-runtime.txt
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q -r requirements.txt  # the dev pins; it includes requirements-runtime.txt
 	touch $@
 
 airflow-db: install
@@ -51,6 +51,7 @@ bench: install
 config-check: install
 	$(PY) -m trident1_aiq config check $(or $(ARGS),--dir config)
 
+## lock: freeze the venv for review; dev-only packages go to requirements.txt, the rest to requirements-runtime.txt
 lock: install
 	$(PY) -m pip freeze | grep -v -E '^(-e|trident1)' > requirements.lock.tmp && echo "review requirements.lock.tmp"
 

@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from .paths import REPO_ROOT as ROOT
 
 
 def connection_env(sandbox_url: str, warehouse_path: Path) -> dict[str, str]:
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     day = args.day or (datetime.now(UTC).date() - timedelta(days=1))
     args.warehouse.parent.mkdir(parents=True, exist_ok=True)
 
-    from .sandbox import ServerThread
+    from trident1_sandbox import ServerThread  # the dev/demo package next to this one (plugins/)
 
     started = time.perf_counter()
     with ServerThread() as sandbox:

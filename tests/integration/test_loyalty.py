@@ -14,7 +14,7 @@ from trident1_aiq.config import default_variable_text, demo_settings
 from trident1_aiq.loyalty import run_loyalty
 from trident1_aiq.pipeline import ingest_credential, prepare_run, run_window
 
-from ..conftest import DAY, NOW, credential_for
+from ..factories import DAY, NOW, credential_for
 
 pytestmark = pytest.mark.integration
 ENABLED = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)
