@@ -272,7 +272,7 @@ def health(wh: Warehouse, texts: dict[str, str | None], now: datetime,
         runs = wh.query(conn, "console/runs_by_day", window)
         last_runs = {r["credential"]: r for r in wh.query(conn, "console/last_runs")}
         newest = {(r["credential"], r["location_id"]): parse_db_time(r["newest_sale"])
-                  for r in wh.query(conn, "report/freshness")}
+                  for r in wh.query(conn, "console/newest_sales")}
         last_locs: dict[tuple[str, str], dict[str, Any]] = {}
         for cred, r in last_runs.items():
             for loc in wh.query(conn, "console/last_run_locations", {"run_id": r["run_id"], "credential": cred}):
