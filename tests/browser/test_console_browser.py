@@ -221,15 +221,19 @@ def test_map_loc4_trigger_and_see_held_records_loaded(airflow, browser):
     day = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
     # Anonymous requests are refused by Airflow's auth (no cookie, no token).
     assert requests.get(f"{la.url}/trident1/mappings", timeout=30).status_code == 401
-    # A first run (through Airflow's REST API) lists the locations and holds LOC-4's records.
+    # A first run lists the locations and holds LOC-4's records: unpausing the DAG (Airflow's REST API)
+    # makes the scheduler start the run of the latest complete day, i.e. yesterday.
     deadline = time.monotonic() + 120
     while la.api("GET", f"/dags/{DAG_ID}").status_code != 200:
         assert time.monotonic() < deadline, la.logs()
         time.sleep(2)
     assert la.api("PATCH", f"/dags/{DAG_ID}", json={"is_paused": False}).ok
-    first = la.api("POST", f"/dags/{DAG_ID}/dagRuns", json={"logical_date": None, "conf": {"business_date": day}})
-    assert first.ok, first.text
-    assert la.wait_run(first.json()["dag_run_id"]) == "success", la.logs()
+    deadline = time.monotonic() + 120
+    while not (runs := la.api("GET", f"/dags/{DAG_ID}/dagRuns").json()["dag_runs"]):
+        assert time.monotonic() < deadline, la.logs()
+        time.sleep(2)
+    assert runs[0]["data_interval_start"].startswith(day), runs
+    assert la.wait_run(runs[0]["dag_run_id"]) == "success", la.logs()
 
     login(d, la, "admin", "mappings")
     loc4 = row(d, "trident1_acme/LOC-4")
@@ -262,7 +266,7 @@ def test_map_loc4_trigger_and_see_held_records_loaded(airflow, browser):
     assert int(loc4.find_element(By.CSS_SELECTOR, "td.sales").text) > 0
     assert int(loc4.find_element(By.CSS_SELECTOR, "td.released").text) > 0
     assert d.find_elements(By.CSS_SELECTOR, 'tr[data-chart="trident1_acme/LOC-4"] svg a[data-state="ok"]')
-    shot(d, "console-integration-health.png", 1250)
+    shot(d, "console-integration-health.png", 1400)
 
     enter(d, "quarantine")
     count = int(d.find_element(By.CSS_SELECTOR, "#count b").text)

@@ -114,8 +114,14 @@ def dag_state(session) -> dict[str, Any]:
         "runs": [{"run_id": r.run_id, "state": str(r.state), "run_after": r.run_after,
                   "start_date": r.start_date, "end_date": r.end_date,
                   "seconds": (r.end_date - r.start_date).total_seconds() if r.start_date and r.end_date else None,
-                  "business_date": (r.conf or {}).get("business_date")} for r in runs],
+                  "business_date": (r.conf or {}).get("business_date") or _interval_day(r)} for r in runs],
     }
+
+
+def _interval_day(run) -> str | None:
+    """A scheduled run's business day: the start of its data interval (as the DAG reads it)."""
+    start = getattr(run, "data_interval_start", None)
+    return start.astimezone(UTC).date().isoformat() if start else None
 
 
 def trigger(session, day: date, user_name: str, unpause: bool) -> str:

@@ -22,7 +22,7 @@ def _scale_max(cells: list[DayCell]) -> int:
     return max(top, 1)
 
 
-def day_bars(cells: list[DayCell], credential: str, location_id: str, *, width: int = 1000, height: int = 110,
+def day_bars(cells: list[DayCell], credential: str, location_id: str, *, width: int = 1000, height: int = 90,
              link: str = "quarantine") -> Markup:
     """One location's last days as stacked bars: sales loaded, records still held, records rejected;
     refunds as a dark tick. A day no run covered is a grey hatched column marked "no run" — missing,
