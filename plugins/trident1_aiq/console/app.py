@@ -28,7 +28,6 @@ from . import airflow_side, charts, data
 
 log = logging.getLogger(__name__)
 
-URL_PREFIX = "/trident1"
 TEMPLATES = Path(__file__).with_name("templates")
 CSRF_SALT = "trident1-console-csrf"
 CSRF_MAX_AGE = 8 * 3600
