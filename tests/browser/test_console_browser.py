@@ -234,6 +234,9 @@ def test_map_loc4_trigger_and_see_held_records_loaded(airflow, browser):
         time.sleep(2)
     assert runs[0]["data_interval_start"].startswith(day), runs
     assert la.wait_run(runs[0]["dag_run_id"]) == "success", la.logs()
+    # Task logs are readable through the api-server (one AIRFLOW_HOME for every component).
+    log = la.api("GET", f"/dags/{DAG_ID}/dagRuns/{runs[0]['dag_run_id']}/taskInstances/check_config/logs/1")
+    assert log.ok and "business date" in log.text, log.text[:2000]
 
     login(d, la, "admin", "mappings")
     loc4 = row(d, "trident1_acme/LOC-4")
