@@ -38,7 +38,7 @@ airflow: install
 
 ## airflow-env: the environment for the `airflow` CLI on the same home: eval "$$(make -s airflow-env)"
 airflow-env:
-	@echo 'export AIRFLOW_HOME="$(AIRFLOW_HOME)" AIRFLOW__CORE__LOAD_EXAMPLES=False AIRFLOW__CORE__DAGS_FOLDER="$(CURDIR)/dags" AIRFLOW__CORE__PLUGINS_FOLDER="$(CURDIR)/plugins" PYTHONPATH="$(CURDIR)/plugins" GX_ANALYTICS_ENABLED=false PATH="$(abspath $(BIN)):$$PATH"'
+	@$(PY) -m trident1_aiq airflow --print-env
 
 ## test: the whole suite (PostgreSQL tests need 127.0.0.1:5432; required when CI=true)
 test: install

@@ -64,6 +64,23 @@ def airflow_env(base: dict[str, str], home: Path, port: int, sandbox_url: str, w
     return env
 
 
+def cli_env(base: dict[str, str], home: Path, warehouse: Path) -> dict[str, str]:
+    """What the ``airflow`` CLI needs to act on the same Airflow as ``make airflow`` and ``make run``:
+    the same home, the project's folders, and the same warehouse (unless the user gave one)."""
+    env = {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "PYTHONPATH": str(ROOT / "plugins"),
+        "GX_ANALYTICS_ENABLED": "false",
+        "PATH": os.pathsep.join((str(Path(sys.executable).parent), base.get("PATH", ""))),
+    }
+    if not base.get("AIRFLOW_CONN_WAREHOUSE_DEFAULT"):
+        env["AIRFLOW_CONN_WAREHOUSE_DEFAULT"] = json.dumps({"conn_type": "sqlite", "host": str(warehouse)})
+    return env
+
+
 def seed_variables(env: dict[str, str]) -> list[str]:
     """Set, from ``config/``, each of the four Variables Airflow does not hold yet; return their names."""
     code = (
@@ -145,9 +162,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sandbox-port", type=int, default=0, help="sandbox port (default: a free one)")
     p.add_argument("--warehouse", type=Path, default=ROOT / "var" / "warehouse.db",
                    help="SQLite warehouse when AIRFLOW_CONN_WAREHOUSE_DEFAULT is not set")
+    p.add_argument("--print-env", action="store_true",
+                   help="print the shell exports that point the airflow CLI at this home, and exit")
     args = p.parse_args(argv)
 
     home = Path(os.environ.get("AIRFLOW_HOME") or ROOT / ".airflow").resolve()
+    if args.print_env:
+        import shlex
+
+        env = cli_env(dict(os.environ), home, args.warehouse.resolve())
+        print("export " + " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items()))
+        return 0
     home.mkdir(parents=True, exist_ok=True)
     args.warehouse.parent.mkdir(parents=True, exist_ok=True)
     port = args.port or free_port()
@@ -193,8 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"warehouse       {json.loads(warehouse).get('host') if warehouse.startswith('{') else 'from AIRFLOW_CONN_WAREHOUSE_DEFAULT'}")
         print(f"sandbox         {sandbox_url}")
         print(f"component logs  {procs.logs}")
-        print(f"the airflow CLI on this home: AIRFLOW_HOME={home} "
-              f"AIRFLOW__CORE__DAGS_FOLDER={ROOT / 'dags'} PYTHONPATH={ROOT / 'plugins'} .venv/bin/airflow ...")
+        print('the airflow CLI on this home: eval "$(make -s airflow-env)", then airflow variables list ...')
         print("Ctrl-C stops everything.", flush=True)
         while not stopping["flag"]:
             dead = procs.dead()

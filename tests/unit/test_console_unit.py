@@ -12,7 +12,7 @@ import pytest
 from trident1_aiq.console import data
 from trident1_aiq.console.charts import day_bars
 from trident1_aiq.demo import run_env
-from trident1_aiq.local_airflow import airflow_env
+from trident1_aiq.local_airflow import airflow_env, cli_env
 
 pytestmark = pytest.mark.unit
 
@@ -65,3 +65,12 @@ def test_demo_summary_reads_the_users_warehouse(monkeypatch, tmp_path):
     assert warehouse_url(tmp_path / "w.db").startswith("postgresql+psycopg://u:p@db.example:5432/warehouse")
     monkeypatch.delenv("AIRFLOW_CONN_WAREHOUSE_DEFAULT")
     assert warehouse_url(tmp_path / "w.db") == f"sqlite:///{(tmp_path / 'w.db').resolve()}"
+
+
+def test_the_cli_environment_points_at_the_same_home_and_warehouse(tmp_path):
+    env = cli_env({"PATH": "/usr/bin"}, tmp_path / "home", tmp_path / "w.db")
+    assert env["AIRFLOW_HOME"] == str(tmp_path / "home") and Path(env["AIRFLOW__CORE__DAGS_FOLDER"]).name == "dags"
+    assert json.loads(env["AIRFLOW_CONN_WAREHOUSE_DEFAULT"]) == {"conn_type": "sqlite", "host": str(tmp_path / "w.db")}
+    assert env["PATH"].endswith("/usr/bin") and env["PATH"] != "/usr/bin"  # the venv's bin first
+    mine = cli_env({"AIRFLOW_CONN_WAREHOUSE_DEFAULT": "postgresql://u@h/w"}, tmp_path, tmp_path / "w.db")
+    assert "AIRFLOW_CONN_WAREHOUSE_DEFAULT" not in mine  # the user's own stays in force
