@@ -36,7 +36,7 @@ def console(tmp_path_factory):
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,op:op,viewer:viewer",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(pw_file),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
-        "AIRFLOW__API_AUTH__JWT_SECRET": "test-jwt-secret-0123456789abcdef0123456789",
+        "AIRFLOW__API_AUTH__JWT_SECRET": "test-jwt-secret-" + "0123456789abcdef" * 4,
         "AIRFLOW__API__SECRET_KEY": "test-secret-key-0123456789",
         "AIRFLOW_CONN_WAREHOUSE_DEFAULT": json.dumps({"conn_type": "sqlite", "host": str(tmp / "warehouse.db")}),
     }
