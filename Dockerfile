@@ -10,6 +10,7 @@ RUN pip install --no-cache-dir -r /requirements-runtime.txt
 COPY --chown=airflow:root dags /opt/airflow/dags
 COPY --chown=airflow:root plugins/.airflowignore /opt/airflow/plugins/.airflowignore
 COPY --chown=airflow:root plugins/trident1_aiq /opt/airflow/plugins/trident1_aiq
+COPY --chown=airflow:root plugins/trident1_console.py /opt/airflow/plugins/trident1_console.py
 COPY --chown=airflow:root include /opt/airflow/include
 COPY --chown=airflow:root config /opt/airflow/config
 ENV PYTHONPATH=/opt/airflow/plugins \

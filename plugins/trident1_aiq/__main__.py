@@ -1,4 +1,4 @@
-"""Command line: ``python -m trident1_aiq {demo,config,sandbox}``."""
+"""Command line: ``python -m trident1_aiq {demo,airflow,config,sandbox}``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ SANDBOX_MISSING = ("{command}: needs the development sandbox (package trident1_s
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
-        print("usage: python -m trident1_aiq {demo|config check|sandbox} [options]")
+        print("usage: python -m trident1_aiq {demo|airflow|config check|sandbox} [options]")
         return 0
     command, rest = argv[0], argv[1:]
     try:
@@ -19,6 +19,10 @@ def main(argv: list[str] | None = None) -> int:
             from .demo import main as demo
 
             return demo(rest)
+        if command == "airflow":
+            from .local_airflow import main as local_airflow
+
+            return local_airflow(rest)
         if command == "sandbox":
             from trident1_sandbox.__main__ import main as sandbox  # dev/demo only: not in the wheel or image
 

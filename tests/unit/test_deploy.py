@@ -26,7 +26,7 @@ from ..factories import ROOT
 
 pytestmark = pytest.mark.unit
 
-PRODUCT = {"dags", "plugins/trident1_aiq", "include", "config"}
+PRODUCT = {"dags", "plugins/trident1_aiq", "plugins/trident1_console.py", "include", "config"}
 NOT_IN_IMAGE = ("tests", "benchmarks", "plugins/trident1_sandbox")
 #: Test, lint and benchmark tools: never in the image or the runtime pins.
 DEV_TOOLS = {"pytest", "pytest-timeout", "hypothesis", "ruff", "pyinstrument"}
