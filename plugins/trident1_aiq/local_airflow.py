@@ -195,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         seeded = seed_variables(env)
         if seeded:
             print(f"set Variables from config/: {', '.join(seeded)}", flush=True)
-        procs.start("sandbox", [sys.executable, "-m", "trident1_aiq.sandbox", "--port", str(sandbox_port)], env)
+        procs.start("sandbox", [sys.executable, "-m", "trident1_sandbox", "--port", str(sandbox_port)], env)
         for name in COMPONENTS:
             procs.start(name, [sys.executable, "-m", "airflow", name], env)
         deadline = time.monotonic() + 180

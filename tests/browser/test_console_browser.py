@@ -25,7 +25,7 @@ import psutil
 import pytest
 import requests
 
-from ..conftest import ROOT
+from ..factories import ROOT
 
 pytestmark = [pytest.mark.browser]
 IMG = ROOT / "docs" / "img"
