@@ -13,7 +13,7 @@ export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
 export PYTHONPATH := $(CURDIR)/plugins
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: install airflow-db airflow airflow-env run test test-fast lint sandbox config-check bench lock clean
+.PHONY: install airflow-db airflow airflow-env run test test-fast soak lint sandbox config-check bench lock clean
 
 install: $(VENV)/.installed
 
@@ -46,6 +46,10 @@ test: install
 
 test-fast: install
 	$(PY) -m pytest -m "unit" $(ARGS)
+
+## soak: the model-based test (tests/model) with many more, longer, random histories; failures replay from .hypothesis/
+soak: install
+	MODEL_PROFILE=soak $(PY) -m pytest -m model tests/model/test_model_based.py -s --timeout=0 $(ARGS)
 
 lint: install
 	$(BIN)/ruff check .
