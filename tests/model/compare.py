@@ -141,7 +141,10 @@ def _mappings(h: Harness, problems: list[str]) -> None:
 def _daily(ref: Reference, wh, problems: list[str]) -> None:
     got = {(r["store_id"], _date(r["business_date"])): (int(r["sales"]), as_decimal(r["net_sales"]),
                                                          as_decimal(r["refunds"]))
-           for r in adapter.rows(wh, "SELECT * FROM daily_store_sales")}
+           for r in adapter.rows(wh, "SELECT * FROM daily_store_sales")
+           # A day a run covered with no sale is a row of zeros (migration 008, `covered`); the
+           # reference model lists sales days only, so those rows are not compared.
+           if int(r["sales"]) or as_decimal(r["net_sales"]) or as_decimal(r["refunds"])}
     _diff("daily_store_sales", ref.daily_store_sales(), got, problems)
 
 
