@@ -21,7 +21,6 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from .config import Settings
-from .faults import crash_point
 from .warehouse import Warehouse, as_decimal, parse_db_time
 
 log = logging.getLogger(__name__)
@@ -117,7 +116,6 @@ class Ledger:
         self.wh.bulk(self.conn, "loyalty/insert_entry", self.pending)
         self.flushed += len(self.pending)
         self.pending = []
-        crash_point("loyalty.between_entries")  # a kill between two batches of one transaction
 
     def load_work(self) -> None:
         """Points and balances as the warehouse has them for this run's sales and personas (after a flush)."""

@@ -28,7 +28,6 @@ from zoneinfo import ZoneInfo
 
 from .client import RetriesExhausted
 from .config import Settings
-from .faults import crash_point
 from .sms import GatewayClient, InvalidNumber
 from .warehouse import Warehouse, parse_db_time
 
@@ -178,7 +177,6 @@ def send_pending(wh: Warehouse, gateway: GatewayClient, settings: Settings, now:
         except RetriesExhausted as exc:  # stays pending; the same key makes the next try safe
             counts.errors.append(str(exc))
             continue
-        crash_point("optin.after_accept")
         record_sent(wh, ident, message_id, sent_at)
         counts.sent += 1
         counts.sent_by_store[req["store_id"]] += 1

@@ -19,7 +19,6 @@ from typing import Any
 
 from .client import LatestSeen, Trident1Client, record_id
 from .config import Settings, unreported_mapping_warnings
-from .faults import crash_point
 from .load import held_records, merge, quarantine, sync_settings, upsert_catalogue
 from .normalize import normalize_customer, normalize_refund, normalize_sale, parse_time, to_utc
 from .personas import resolve_personas
@@ -253,7 +252,6 @@ def _write(b: Batch, entity: str, sales: list, refunds: list, bad: list, hold: l
         quarantine(b.wh, conn, b.credential, b.run_id, b.now,
                    [(entity, r, reasons, False) for r, reasons in bad]
                    + [(entity, r, [UNMAPPED.format(r.location_id)], True) for r in hold])
-        crash_point("load.before_commit")
     t = b.totals
     t.rejected += _by_location([r for r, _ in bad])
     t.held += _by_location(hold)
@@ -356,7 +354,6 @@ def ingest_credential(
                            first=[json.loads(h["payload"]) for h in held if h["entity"] == "sale"],
                            superseded=read_superseded(b, "sale")):
             _sales_chunk(b, raw)
-        crash_point("extract.after_sales")
         refunds_seen = LatestSeen()
         for raw in chunked(client.iter_window("/refunds", window.start, window.end), size, timer, refunds_seen,
                            first=[json.loads(h["payload"]) for h in held if h["entity"] == "refund"],
