@@ -107,7 +107,7 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
         "unchanged": summary["unchanged"], "quarantined": summary["quarantined"], "chunks": summary["chunks"],
         "lines_new": _count(wh, "sale_items") - lines_before, "lines_total": _count(wh, "sale_items"),
         "sales_total": _count(wh, "sales"), "points_earned": counts.summary()["points_earned"],
-        "refunds_reconciled": counts.reconciled, "peak_rss_mb": peak_rss_mb(),
+        "refunds_reconciled": counts["refunds_reconciled"], "peak_rss_mb": peak_rss_mb(),
     }
     wh.dispose()
     return out

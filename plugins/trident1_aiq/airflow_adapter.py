@@ -259,7 +259,8 @@ def check_configuration(variables: dict[str, str | None], connection=None) -> Co
 
 def check_config(context: dict[str, Any]) -> list[str]:
     """Validate every Variable and Connection, then migrate and mirror settings (rule 7)."""
-    from .pipeline import prepare_run, record_config_failure
+    from .pipeline import prepare_run
+    from .runs import record_config_failure
 
     now = datetime.now(UTC)
     run_id, day = run_id_of(context), business_date_of(context)
