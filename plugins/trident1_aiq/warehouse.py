@@ -132,11 +132,13 @@ class Warehouse:
             event.listen(self.engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
 
     def __repr__(self) -> str:
-        return f"Warehouse({self.url.render_as_string(hide_password=True)})"
+        return f"Warehouse({self.safe_url})"
 
     @property
     def safe_url(self) -> str:
-        return self.url.render_as_string(hide_password=True)
+        """The URL for logs: the password, and query parameters that name one (``sslpassword``), masked."""
+        hidden = {k: "hidden" for k in self.url.query if "password" in k.lower()}
+        return self.url.update_query_dict(hidden).render_as_string(hide_password=True)
 
     # ------------------------------------------------------------------ SQL
     def sql(self, name: str) -> str:
