@@ -1,5 +1,5 @@
-# The two front-door commands: `make run` (the DAG end to end on SQLite + sandbox)
-# and `make test` (the whole suite). Both install what they need first.
+# The front-door commands: `make run` (the DAG end to end on SQLite + sandbox), `make airflow`
+# (a local Airflow with the console) and `make test` (the whole suite). All install what they need first.
 SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV ?= .venv
@@ -13,15 +13,15 @@ export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
 export PYTHONPATH := $(CURDIR)/plugins
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: install airflow-db run test test-fast lint sandbox config-check bench lock clean
+.PHONY: install airflow-db airflow airflow-env run test test-fast lint sandbox config-check bench lock clean
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt requirements-runtime.txt
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q -r requirements.txt  # the dev pins; it includes requirements-runtime.txt
 	touch $@
 
 airflow-db: install
@@ -30,6 +30,15 @@ airflow-db: install
 ## run: install, migrate Airflow's metadata DB, start the sandbox, run the DAG for yesterday, print a summary
 run: airflow-db
 	$(PY) -m trident1_aiq demo $(ARGS)
+
+## airflow: api-server, scheduler, dag-processor and triggerer on $(AIRFLOW_HOME) with the sandbox Connections;
+## prints the URL and logins; Ctrl-C stops them all
+airflow: install
+	$(PY) -m trident1_aiq airflow $(ARGS)
+
+## airflow-env: the environment for the `airflow` CLI on the same home: eval "$$(make -s airflow-env)"
+airflow-env:
+	@$(PY) -m trident1_aiq airflow --print-env
 
 ## test: the whole suite (PostgreSQL tests need 127.0.0.1:5432; required when CI=true)
 test: install
@@ -51,6 +60,7 @@ bench: install
 config-check: install
 	$(PY) -m trident1_aiq config check $(or $(ARGS),--dir config)
 
+## lock: freeze the venv for review; dev-only packages go to requirements.txt, the rest to requirements-runtime.txt
 lock: install
 	$(PY) -m pip freeze | grep -v -E '^(-e|trident1)' > requirements.lock.tmp && echo "review requirements.lock.tmp"
 

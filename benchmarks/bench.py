@@ -190,7 +190,7 @@ class Sandbox:
         self.addr = f"127.0.0.1:{self.port}"
         env = dict(os.environ, PYTHONPATH=str(ROOT / "plugins"))
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "trident1_aiq.sandbox", "--port", str(self.port), "--chain-locations",
+            [sys.executable, "-m", "trident1_sandbox", "--port", str(self.port), "--chain-locations",
              str(locations), "--sales-per-day", str(per_location), "--first-day", first.isoformat(),
              "--last-day", last.isoformat(), "--now", now.isoformat()], env=env)
         deadline = time.monotonic() + 60

@@ -1,29 +1,42 @@
-"""Command line: ``python -m trident1_aiq {demo,config,sandbox}``."""
+"""Command line: ``python -m trident1_aiq {demo,airflow,config,sandbox}``."""
 
 from __future__ import annotations
 
 import sys
 
+SANDBOX_MISSING = ("{command}: needs the development sandbox (package trident1_sandbox), which is not part of the "
+                   "installed product; run it from a source checkout with PYTHONPATH=plugins (make run, make sandbox)")
+
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
-        print("usage: python -m trident1_aiq {demo|config check|sandbox} [options]")
+        print("usage: python -m trident1_aiq {demo|airflow|config check|sandbox} [options]")
         return 0
     command, rest = argv[0], argv[1:]
-    if command == "demo":
-        from .demo import main as demo
+    try:
+        if command == "demo":
+            from .demo import main as demo
 
-        return demo(rest)
+            return demo(rest)
+        if command == "airflow":
+            from .local_airflow import main as local_airflow
+
+            return local_airflow(rest)
+        if command == "sandbox":
+            from trident1_sandbox.__main__ import main as sandbox  # dev/demo only: not in the wheel or image
+
+            sandbox(rest)
+            return 0
+    except ModuleNotFoundError as exc:
+        if exc.name != "trident1_sandbox":
+            raise
+        print(SANDBOX_MISSING.format(command=command), file=sys.stderr)
+        return 2
     if command == "config":
         from .cli_config import main as config
 
         return config(rest)
-    if command == "sandbox":
-        from .sandbox.__main__ import main as sandbox
-
-        sandbox(rest)
-        return 0
     print(f"unknown command {command!r}", file=sys.stderr)
     return 2
 

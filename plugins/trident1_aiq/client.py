@@ -1,4 +1,4 @@
-"""Trident1 POS API v1 client (``trident1-api.md``).
+"""Trident1 POS API v1 client (the interface: docs/external-apis.md).
 
 Auth headers, cursor pagination, de-duplication of records listed twice, and
 retries (tenacity) on 429 (honouring ``Retry-After``, capped), 5xx, connection

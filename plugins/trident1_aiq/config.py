@@ -33,6 +33,8 @@ from pydantic import (
     model_validator,
 )
 
+from .paths import CONFIG_DIR
+
 VAR_INTEGRATION = "trident1_integration"
 VAR_STORES = "aiq_retail_stores"
 VAR_MAPPINGS = "trident1_store_mappings"
@@ -42,7 +44,7 @@ VARIABLES = (VAR_INTEGRATION, VAR_STORES, VAR_MAPPINGS, VAR_DISCOUNTS)
 #: A Variable larger than this is refused before it is parsed.
 MAX_VARIABLE_BYTES = 1_000_000
 
-DEFAULT_CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
+DEFAULT_CONFIG_DIR = CONFIG_DIR
 
 CONN_ID_RE = re.compile(r"^trident1_[a-z0-9_]{1,60}$")
 

@@ -12,11 +12,12 @@ import json
 import os
 import sys
 import time
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from .paths import REPO_ROOT as ROOT
 
 
 def connection_env(sandbox_url: str, warehouse_path: Path) -> dict[str, str]:
@@ -42,6 +43,15 @@ def variable_env() -> dict[str, str]:
     return {f"AIRFLOW_VAR_{name.upper()}": text for name, text in demo_variables().items()}
 
 
+def run_env(sandbox_url: str, warehouse_path: Path, environ: Mapping[str, str]) -> dict[str, str]:
+    """The Connections a demo run sets: the sandbox's, and the SQLite warehouse unless the user
+    gave a ``warehouse_default`` of their own (``AIRFLOW_CONN_WAREHOUSE_DEFAULT``), which wins."""
+    env = connection_env(sandbox_url, warehouse_path)
+    if environ.get("AIRFLOW_CONN_WAREHOUSE_DEFAULT"):
+        env.pop("AIRFLOW_CONN_WAREHOUSE_DEFAULT")
+    return env
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
@@ -52,11 +62,11 @@ def main(argv: list[str] | None = None) -> int:
     day = args.day or (datetime.now(UTC).date() - timedelta(days=1))
     args.warehouse.parent.mkdir(parents=True, exist_ok=True)
 
-    from .sandbox import ServerThread
+    from trident1_sandbox import ServerThread  # the dev/demo package next to this one (plugins/)
 
     started = time.perf_counter()
     with ServerThread() as sandbox:
-        os.environ.update(connection_env(sandbox.url, args.warehouse))
+        os.environ.update(run_env(sandbox.url, args.warehouse, os.environ))
         for name, value in variable_env().items():  # Variables the user set win over the demo's
             os.environ.setdefault(name, value)
         sys.path.insert(0, str(ROOT / "dags"))
@@ -67,15 +77,27 @@ def main(argv: list[str] | None = None) -> int:
                           run_conf={"business_date": day.isoformat()})
         state = str(getattr(dagrun, "state", "unknown"))
         texts = len(sandbox.state.messages)
-    print_summary(args.warehouse, day, state, time.perf_counter() - started)
+    print_summary(warehouse_url(args.warehouse), day, state, time.perf_counter() - started)
     print(f"  texts the sandbox gateway sent     {texts:>8}  (opt-in requests outside 08:00–21:00 store time wait)")
     return 0 if state.endswith("success") else 1
 
 
-def print_summary(warehouse: Path, day: date, state: str, seconds: float) -> None:
+def warehouse_url(default_path: Path) -> str:
+    """The warehouse the run wrote to: ``AIRFLOW_CONN_WAREHOUSE_DEFAULT`` as Airflow parses it, else SQLite."""
+    from .airflow_adapter import warehouse_url_from
+
+    conn = None
+    if os.environ.get("AIRFLOW_CONN_WAREHOUSE_DEFAULT"):
+        from airflow.secrets.environment_variables import EnvironmentVariablesBackend
+
+        conn = EnvironmentVariablesBackend().get_connection("warehouse_default")
+    return warehouse_url_from(conn, default_path)
+
+
+def print_summary(warehouse: str | Path, day: date, state: str, seconds: float) -> None:
     from .warehouse import Warehouse, sqlite_url
 
-    wh = Warehouse(sqlite_url(warehouse))
+    wh = Warehouse(warehouse if isinstance(warehouse, str) else sqlite_url(warehouse))
     queries = {
         "sales": "SELECT COUNT(*) FROM sales",
         "sale lines": "SELECT COUNT(*) FROM sale_items",
@@ -91,7 +113,8 @@ def print_summary(warehouse: Path, day: date, state: str, seconds: float) -> Non
         "opt-in requests sent": "SELECT COUNT(*) FROM opt_in_requests WHERE status = 'sent'",
         "opt-in requests pending": "SELECT COUNT(*) FROM opt_in_requests WHERE status = 'pending'",
     }
-    print(f"\n=== trident1_sales_daily for {day}: {state} in {seconds:.1f} s; warehouse {warehouse}")
+    where = os.path.relpath(wh.url.database) if wh.dialect == "sqlite" and wh.url.database else wh.safe_url
+    print(f"\n=== trident1_sales_daily for {day}: {state} in {seconds:.1f} s; warehouse {where}")
     with wh.begin() as conn:
         for label, sql in queries.items():
             print(f"  {label:<30}{wh.execute(conn, sql).scalar():>8}")

@@ -1,4 +1,4 @@
-"""AIQ messaging gateway v1 client (``sms-gateway-api.md``), on the same retrying core
+"""AIQ messaging gateway v1 client (the interface: docs/external-apis.md), on the same retrying core
 as the Trident1 client: 429/5xx/timeouts retried, 400/401/403 permanent."""
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from typing import Any
 from .normalize import SALE_STATUSES, RefundRow, SaleRow
 
 MAX_CENTS = 100_000_000  # $1,000,000: a larger sale or refund is not plausible
-#: Differences up to one cent are rounding (trident1-api.md "to the cent").
+#: Differences up to one cent are rounding (a sale adds up "to the cent": docs/external-apis.md).
 TOLERANCE = 1
 
 

@@ -28,9 +28,10 @@ import sqlparse
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
+from .paths import SQL_DIR
+
 log = logging.getLogger(__name__)
 
-SQL_DIR = Path(__file__).resolve().parents[2] / "include" / "sql"
 COPY_RE = re.compile(r"^\s*COPY\s+\w+\s*\(([^)]*)\)\s+FROM\s+STDIN\s*$", re.IGNORECASE | re.DOTALL)
 
 

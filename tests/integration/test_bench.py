@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from ..conftest import ROOT, require_postgres
+from ..factories import ROOT, require_postgres
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
@@ -35,7 +35,6 @@ def test_bench_runs_and_reports_every_target(tmp_path):
     markdown = (tmp_path / "latest.md").read_text()
     assert "| extract |" in markdown and "## Targets" in markdown
     plans = (tmp_path / "explain.md").read_text()  # one plan per hot statement (tiny tables: any plan)
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    from explain import HOT
+    from benchmarks.explain import HOT
 
     assert plans.count("Execution Time") == len(HOT) and all(f"## {what}" in plans for what, _, _ in HOT)

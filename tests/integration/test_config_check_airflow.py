@@ -17,7 +17,7 @@ from trident1_aiq.__main__ import main
 from trident1_aiq.config import VARIABLES, default_variable_text
 from trident1_aiq.demo import connection_env
 
-from ..conftest import ROOT
+from ..factories import ROOT
 
 pytestmark = [pytest.mark.integration, pytest.mark.dag]
 

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from trident1_aiq.sandbox import SandboxState, ServerThread
 from trident1_aiq.warehouse import Warehouse
+from trident1_sandbox import SandboxState, ServerThread
 
+from ..factories import identity_snapshot
 from .crash_runner import NOW, POINTS
-from .test_pipeline import identity_snapshot
 
 pytestmark = pytest.mark.integration
 RUNNER = Path(__file__).with_name("crash_runner.py")

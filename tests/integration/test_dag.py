@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import socket
-import sys
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
@@ -15,19 +14,18 @@ from sqlalchemy import text
 
 from trident1_aiq.config import default_variable_text
 from trident1_aiq.demo import connection_env, variable_env
-from trident1_aiq.sandbox import SandboxState, ServerThread, data
-from trident1_aiq.sandbox.data import DEFAULT_STORES
 from trident1_aiq.warehouse import Warehouse, sqlite_url
+from trident1_sandbox import SandboxState, ServerThread, data
+from trident1_sandbox.data import DEFAULT_STORES
 
-from ..conftest import DAY, NOW, ROOT, drop_pg_database, make_pg_database, require_postgres
+from ..factories import DAY, NOW, ROOT, drop_pg_database, make_pg_database, require_postgres
 
 pytestmark = [pytest.mark.integration, pytest.mark.dag]
 SECRET_KEYS = {"acme": "KEY-acme-7f3a9c1e-DO-NOT-LOG", "bolt": "KEY-bolt-2b8d44aa-DO-NOT-LOG"}
 
 
 def _load_dag():
-    sys.path.insert(0, str(ROOT / "dags"))
-    import trident1_sales_daily
+    import trident1_sales_daily  # dags/ is on pytest's pythonpath (pyproject.toml)
 
     return trident1_sales_daily.DAG
 

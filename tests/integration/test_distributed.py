@@ -23,12 +23,11 @@ import requests
 
 from trident1_aiq.config import default_variable_text
 from trident1_aiq.demo import variable_env
-from trident1_aiq.sandbox import data
-from trident1_aiq.sandbox.data import DEFAULT_STORES, Volume
 from trident1_aiq.warehouse import Warehouse
+from trident1_sandbox import data
+from trident1_sandbox.data import DEFAULT_STORES, Volume
 
-from ..conftest import ROOT, drop_pg_database, make_pg_database, require_postgres
-from .test_pipeline import identity_snapshot
+from ..factories import ROOT, drop_pg_database, identity_snapshot, make_pg_database, require_postgres
 
 pytestmark = [pytest.mark.integration, pytest.mark.distributed, pytest.mark.postgres]
 REDIS_DB = 9
@@ -164,7 +163,7 @@ def test_dag_runs_on_celery_executor_and_loads_what_dag_test_would(tmp_path):
     try:
         subprocess.run([*airflow, "db", "migrate"], env=env, check=True, timeout=300,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        cluster.start("sandbox", sys.executable, "-m", "trident1_aiq.sandbox", "--port", str(sandbox_port),
+        cluster.start("sandbox", sys.executable, "-m", "trident1_sandbox", "--port", str(sandbox_port),
                       "--now", sandbox_now, env=env)
         cluster.start("api-server", *airflow, "api-server", "--port", str(api_port), env=env)
         cluster.start("scheduler", *airflow, "scheduler", env=env)

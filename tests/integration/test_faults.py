@@ -7,10 +7,9 @@ from sqlalchemy import text
 
 from trident1_aiq.client import RetriesExhausted, RetryPolicy, Trident1Client
 from trident1_aiq.pipeline import ingest_credential, prepare_run, run_window
-from trident1_aiq.sandbox.app import Faults
+from trident1_sandbox.app import Faults
 
-from ..conftest import DAY, NOW, credential_for
-from .test_pipeline import snapshot
+from ..factories import DAY, NOW, credential_for, snapshot
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,7 @@ from trident1_aiq.config import default_variable_text, demo_settings
 from trident1_aiq.loyalty import run_loyalty
 from trident1_aiq.pipeline import ingest_credential, prepare_run, run_window
 
-from ..conftest import DAY, NOW, credential_for
+from ..factories import DAY, NOW, credential_for
 
 pytestmark = pytest.mark.integration
 ENABLED = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)
@@ -234,7 +234,7 @@ def test_migration_007_moves_void_rows_out_of_refund_reconciliations(shop):
         wh.execute(conn, "DELETE FROM schema_migrations WHERE version = 7")
     assert wh.migrate() == ["007_void_reconciliations"]
     assert shop.one("SELECT COUNT(*) AS n FROM refund_reconciliations").n == 0
-    assert shop.one("SELECT points_reversed FROM void_reconciliations WHERE sale_id = 'S-1'").points_reversed == 54
+    assert shop.one("SELECT points_reversed FROM void_reconciliations WHERE sale_id = 'S-1'").points_reversed == 60
     assert shop.one("SELECT COUNT(*) AS n FROM loyalty_ledger WHERE refund_id IS NOT NULL").n == 0
     shop.loyalty(run_id="r3")
     assert shop.balance() == 0 and shop.one("SELECT COUNT(*) AS n FROM loyalty_ledger").n == 2

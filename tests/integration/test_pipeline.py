@@ -10,28 +10,13 @@ import pytest
 from sqlalchemy import text
 
 from trident1_aiq import load as load_module
-from trident1_aiq.client import Trident1Client
 from trident1_aiq.config import default_variable_text, demo_settings
-from trident1_aiq.pipeline import RejectRateExceeded, ingest_credential, prepare_run, run_window
-from trident1_aiq.sandbox import data
+from trident1_aiq.pipeline import RejectRateExceeded, prepare_run, run_window
+from trident1_sandbox import data
 
-from ..conftest import DAY, NOW, credential_for
+from ..factories import DAY, NOW, identity_snapshot, ingest, scalar, snapshot
 
 pytestmark = pytest.mark.integration
-
-#: Columns that record *when* this project wrote a row: they differ between runs by design.
-VOLATILE = {"loaded_at", "run_id", "first_run_id", "last_seen_at", "updated_at", "created_at", "first_seen_at",
-            "quarantine_id", "quarantined_at", "released_at", "released_by_run"}
-SNAPSHOT_TABLES = ("sales", "sale_items", "sale_discounts", "refunds", "personas", "persona_sources",
-                   "quarantine", "trident1_locations", "store_mappings", "loyalty_ledger")
-
-
-def ingest(wh, server, settings, name="acme", run_id="run-1", day=DAY, now=NOW, chunk_size=None, page_limit=500):
-    return ingest_credential(wh=wh, client=Trident1Client(credential_for(server, name), page_limit=page_limit),
-                             settings=settings, credential=f"trident1_{name}", run_id=run_id,
-                             window=run_window(day, settings.integration.lookback_hours, now), now=now,
-                             chunk_size=chunk_size)
-
 
 LOADED_TABLES = ("sale_items", "sale_discounts", "refunds", "sales", "persona_sources", "personas", "quarantine",
                  "etl_run_locations", "etl_runs")
@@ -43,53 +28,11 @@ def clear_loaded(wh) -> None:
             conn.execute(text(f"DELETE FROM {table}"))
 
 
-def identity_snapshot(wh) -> dict[str, list[tuple]]:
-    """Like snapshot(), with each persona named by the Trident1 customers it groups (or, for one
-    known by no customer id, its phone and e-mail) instead of its surrogate id and first-seen
-    contact details, which depend on the order records arrived in."""
-    snap = snapshot(wh)
-    with wh.begin() as conn:
-        groups: dict[str, list[str]] = {}
-        for r in conn.execute(text("SELECT persona_id, credential, customer_id FROM persona_sources")):
-            groups.setdefault(r.persona_id, []).append(f"{r.credential}/{r.customer_id}")
-        who = {r.persona_id: ",".join(sorted(groups.get(r.persona_id, []))) or f"{r.phone}|{r.email}"
-               for r in conn.execute(text("SELECT persona_id, phone, email FROM personas"))}
-    for table in ("sales", "persona_sources", "personas", "loyalty_ledger"):
-        rows = []
-        for row in snap[table]:
-            d = dict(row)
-            if table == "personas":
-                d = {"who": who.get(d.get("persona_id"))}
-            elif d.get("persona_id") not in (None, "None"):
-                d["persona_id"] = who.get(d["persona_id"])
-            rows.append(tuple(sorted(d.items())))
-        snap[table] = sorted(rows)
-    return snap
-
-
-def snapshot(wh) -> dict[str, list[tuple]]:
-    out = {}
-    with wh.begin() as conn:
-        for table in SNAPSHOT_TABLES:
-            rows = [dict(r._mapping) for r in conn.execute(text(f"SELECT * FROM {table}"))]
-            if table == "sales":  # updated_at here is Trident1's, part of the data
-                keep = [{k: v for k, v in r.items() if k not in VOLATILE - {"updated_at"}} for r in rows]
-            else:
-                keep = [{k: v for k, v in r.items() if k not in VOLATILE} for r in rows]
-            out[table] = sorted(tuple(sorted((k, str(v)) for k, v in r.items())) for r in keep)
-    return out
-
-
 def served(server, name="acme", day=DAY, lookback=48, now=NOW):
     st = server.state
     w = run_window(day, lookback, now)
     return (data.list_sales(st.stores[name], st.volume, w.start, w.end, now),
             data.list_refunds(st.stores[name], st.volume, w.start, w.end, now))
-
-
-def scalar(wh, sql, **params):
-    with wh.begin() as conn:
-        return wh.execute(conn, sql, params).scalar()
 
 
 def test_counts_per_store_match_what_the_sandbox_served(warehouse, sandbox, settings):
@@ -287,7 +230,7 @@ def test_crash_mid_chunk_rolls_the_chunk_back_and_rerun_converges(warehouse, san
 def test_rule8_streamed_in_small_chunks_equals_one_chunk(warehouse, sandbox, settings):
     """Chunks of 7 records from pages of 5 that repeat records across page boundaries give the
     warehouse, run counts and report rows that one chunk gives (rule 8 holds across chunks)."""
-    from trident1_aiq.sandbox.app import Faults
+    from trident1_sandbox.app import Faults
 
     prepare_run(warehouse, settings, NOW)
     one = ingest(warehouse, sandbox, settings, run_id="r")
@@ -404,7 +347,7 @@ def test_two_runs_of_the_same_day_at_once_end_in_the_clean_state(sandbox, settin
 
     from trident1_aiq.warehouse import Warehouse
 
-    from ..conftest import drop_pg_database, make_pg_database, require_postgres
+    from ..factories import drop_pg_database, make_pg_database, require_postgres
 
     require_postgres()
     names, snaps = [], []

@@ -13,8 +13,7 @@ from trident1_aiq.client import Trident1Client
 from trident1_aiq.config import default_variable_text, demo_settings
 from trident1_aiq.pipeline import ingest_credential, prepare_run, run_window
 
-from ..conftest import DAY, NOW, credential_for
-from .test_pipeline import ingest, scalar
+from ..factories import DAY, NOW, credential_for, ingest, scalar
 
 pytestmark = pytest.mark.integration
 

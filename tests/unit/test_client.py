@@ -1,4 +1,4 @@
-"""Trident1 client against the local sandbox: paging, dedupe, retries, errors (trident1-api.md)."""
+"""Trident1 client against the local sandbox: paging, dedupe, retries, errors (docs/external-apis.md)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import pytest
 
 from trident1_aiq.client import RetryPolicy, Trident1Client, Trident1Error
 from trident1_aiq.entities import SALE
-from trident1_aiq.sandbox import data
-from trident1_aiq.sandbox.app import Faults
+from trident1_sandbox import data
+from trident1_sandbox.app import Faults
 
-from ..conftest import DAY, NOW, credential_for
+from ..factories import DAY, NOW, credential_for
 
 pytestmark = pytest.mark.unit
 SINCE = NOW - timedelta(days=2)

@@ -11,7 +11,7 @@ import yaml
 from trident1_aiq.airflow_adapter import WAREHOUSE_CONN_ID
 from trident1_aiq.config import demo_settings
 
-from ..conftest import ROOT
+from ..factories import ROOT
 
 pytestmark = pytest.mark.unit
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from trident1_aiq.normalize import normalize_refund, normalize_sale
 from trident1_aiq.validate import validate_refunds, validate_sales
 
-from .test_normalize import sale
+from ..factories import sale
 
 pytestmark = pytest.mark.unit
 

@@ -18,23 +18,9 @@ from trident1_aiq.normalize import (
 )
 from trident1_aiq.pipeline import run_window
 
+from ..factories import sale
+
 pytestmark = pytest.mark.unit
-
-
-def sale(**over):
-    base = {
-        "id": "S-1", "location_id": "LOC-1", "receipt_number": "1", "status": "completed",
-        "created_at": "2026-11-25T22:30:00-07:00", "updated_at": "2026-11-26T05:30:00Z",
-        "customer": {"id": "C-9", "first_name": " Ana ", "last_name": "Núñez", "phone": "(303) 555-0101",
-                     "email": " Ana.Nunez@Example.com "},
-        "items": [{"line_id": 1, "sku": "K", "name": "Knife", "category": "Knives", "quantity": "1.000",
-                   "unit_price": "35.00", "discount": "3.50", "tax": "5.20", "total": "36.70"}],
-        "discounts": [{"discount_id": "D-10", "code": "T", "name": "10%", "amount": "3.50", "in_store_only": False}],
-        "payments": [{"method": "cash", "amount": "36.70"}],
-        "subtotal": "35.00", "discount_total": "3.50", "tax_total": "5.20", "total": "36.70", "currency": "USD",
-    }
-    base.update(over)
-    return base
 
 
 def test_money_is_decimal_and_never_from_float():

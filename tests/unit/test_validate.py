@@ -9,7 +9,7 @@ import pytest
 from trident1_aiq.normalize import normalize_refund, normalize_sale
 from trident1_aiq.validate import validate_refunds, validate_sales
 
-from .test_normalize import sale
+from ..factories import sale
 
 pytestmark = pytest.mark.unit
 KNOWN = {"LOC-1", "LOC-2"}

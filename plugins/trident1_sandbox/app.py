@@ -1,6 +1,6 @@
 """The local sandbox: Trident1 API v1 and the AIQ messaging gateway v1 in one FastAPI app.
 
-Start it with ``python -m trident1_aiq.sandbox`` (see ``--help``). Tests start it
+Start it with ``python -m trident1_sandbox`` (see ``--help``). Tests start it
 in-process on a free port (``serve_in_thread``). Admin endpoints under
 ``/_sandbox`` pin the clock, switch faults on and off, script SMS replies and show
 what the gateway received.

@@ -1,4 +1,4 @@
-"""``python -m trident1_aiq.sandbox``: serve the sandbox until interrupted."""
+"""``python -m trident1_sandbox``: serve the sandbox until interrupted."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from .data import Volume, chain_store
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m trident1_aiq.sandbox", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m trident1_sandbox", description=__doc__)
     p.add_argument("--host", default=os.environ.get("SANDBOX_HOST", "127.0.0.1"))
     p.add_argument("--port", type=int, default=int(os.environ.get("SANDBOX_PORT", "8808")))
     p.add_argument("--sales-per-day", type=int, default=int(os.environ.get("SANDBOX_SALES_PER_DAY", "40")),

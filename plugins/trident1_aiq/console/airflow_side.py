@@ -1,0 +1,161 @@
+"""The console's reads and writes of Airflow's own state, in the api-server process.
+
+Variables and Connections are read through Airflow's secrets backends (environment,
+then metadata DB), as a task would see them. Writes go to the metadata DB in the
+request's session together with an audit ``Log`` row carrying the user's name, the
+way Airflow's own REST endpoints record a variable edit or a triggered run
+(``airflow.api_fastapi.logging.decorators.action_logging``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from ..config import VARIABLES
+from ..warehouse import Warehouse
+
+DAG_ID = "trident1_sales_daily"
+SOURCE = "trident1 console"
+
+_warehouses: dict[str, Warehouse] = {}
+_lock = threading.Lock()
+
+
+def read_texts() -> dict[str, str | None]:
+    """The four Variables as the next run will read them (None: not set)."""
+    from airflow.models.variable import Variable  # the api-server side: core model, not the task SDK
+
+    return {name: Variable.get(name, default_var=None) for name in VARIABLES}
+
+
+def fingerprint(text: str | None) -> str:
+    """What a page's form was built from: saving refuses when the Variable changed meanwhile."""
+    return hashlib.sha256((text or "").encode("utf-8")).hexdigest()[:20]
+
+
+def shadowing_backend(key: str) -> str | None:
+    """The secrets backend (e.g. environment variables) that holds ``key`` ahead of the metadata DB:
+    a value written to the DB would never be read, so the console refuses to save it."""
+    from airflow.configuration import ensure_secrets_loaded
+    from airflow.secrets.metastore import MetastoreBackend
+
+    for backend in ensure_secrets_loaded():
+        if isinstance(backend, MetastoreBackend):
+            return None
+        try:
+            if backend.get_variable(key) is not None:
+                return type(backend).__name__
+        except Exception:  # a backend that cannot answer does not shadow anything we can see
+            continue
+    return None
+
+
+def warehouse() -> Warehouse:
+    """The warehouse the DAG writes to: the ``warehouse_default`` Connection, else the embedded default.
+
+    Migrated once per process (idempotent, as the DAG's ``check_config`` does), so that the pages
+    work before the first run has created the schema."""
+    from airflow.exceptions import AirflowNotFoundException
+    from airflow.models.connection import Connection  # core model (api-server)
+
+    from ..airflow_adapter import WAREHOUSE_CONN_ID, default_warehouse_path, warehouse_url_from
+
+    try:
+        conn = Connection.get_connection_from_secrets(WAREHOUSE_CONN_ID)
+    except AirflowNotFoundException:
+        conn = None
+    url = warehouse_url_from(conn, default_warehouse_path())
+    with _lock:
+        wh = _warehouses.get(url)
+        if wh is None:
+            wh = Warehouse(url)
+            wh.migrate()
+            _warehouses[url] = wh
+    return wh
+
+
+def _audit(session, event: str, user_name: str, extra: dict[str, Any], dag_id: str | None = None,
+           run_id: str | None = None) -> None:
+    from airflow.models import Log
+
+    session.add(Log(event=event, task_instance=None, owner=user_name, owner_display_name=user_name,
+                    extra=json.dumps(dict(extra, source=SOURCE)), dag_id=dag_id, run_id=run_id))
+
+
+def save_variable(session, key: str, value: str, user_name: str) -> None:
+    """Write the Variable and its audit row in one transaction; the value itself is not logged
+    (Airflow masks Variable values in its audit log too)."""
+    from airflow.models.variable import Variable  # the api-server side: core model, not the task SDK
+    from sqlalchemy import select
+
+    existing = session.scalar(select(Variable).where(Variable.key == key).limit(1))
+    description = existing.description if existing is not None else None
+    Variable.set(key, value, description=description, session=session)
+    _audit(session, "patch_variable" if existing is not None else "post_variable", user_name,
+           {"key": key, "val": "***", "method": "POST"})
+    session.commit()
+
+
+def dag_state(session) -> dict[str, Any]:
+    """Whether the DAG is known and paused, and its latest runs (newest first)."""
+    from airflow.models import DagModel, DagRun
+    from sqlalchemy import select
+
+    dm = session.scalar(select(DagModel).where(DagModel.dag_id == DAG_ID).limit(1))
+    runs = session.scalars(select(DagRun).where(DagRun.dag_id == DAG_ID)
+                           .order_by(DagRun.run_after.desc()).limit(5)).all()
+    return {
+        "known": dm is not None,
+        "paused": bool(dm.is_paused) if dm is not None else None,
+        "runs": [{"run_id": r.run_id, "state": str(r.state), "run_after": r.run_after,
+                  "start_date": r.start_date, "end_date": r.end_date,
+                  "seconds": (r.end_date - r.start_date).total_seconds() if r.start_date and r.end_date else None,
+                  "business_date": (r.conf or {}).get("business_date") or _interval_day(r)} for r in runs],
+    }
+
+
+def _interval_day(run) -> str | None:
+    """A scheduled run's business day: the start of its data interval (as the DAG reads it)."""
+    start = getattr(run, "data_interval_start", None)
+    return start.astimezone(UTC).date().isoformat() if start else None
+
+
+def trigger(session, day: date, user_name: str, unpause: bool) -> str:
+    """A manual run for business day ``day``, as Airflow's own trigger endpoint creates one."""
+    from airflow.api_fastapi.common.dagbag import create_dag_bag
+    from airflow.api_fastapi.core_api.datamodels.dag_run import TriggerDAGRunPostBody
+    from airflow.models import DagModel
+    from airflow.utils.state import DagRunState
+    from airflow.utils.types import DagRunTriggeredByType, DagRunType
+    from sqlalchemy import select
+
+    dm = session.scalar(select(DagModel).where(DagModel.dag_id == DAG_ID).limit(1))
+    if dm is None:
+        raise LookupError(f"the DAG {DAG_ID} has not been parsed yet (is the dag-processor running?)")
+    dag = create_dag_bag().get_latest_version_of_dag(DAG_ID, session=session)
+    if dag is None:
+        raise LookupError(f"the DAG {DAG_ID} has not been serialised yet")
+    if unpause and dm.is_paused:
+        dm.is_paused = False
+        _audit(session, "patch_dag", user_name, {"is_paused": False, "method": "POST"}, dag_id=DAG_ID)
+    body = TriggerDAGRunPostBody(logical_date=None, conf={"business_date": day.isoformat()},
+                                 note=f"triggered from the {SOURCE} by {user_name}")
+    params = body.validate_context(dag)
+    run = dag.create_dagrun(
+        run_id=params["run_id"], logical_date=params["logical_date"], data_interval=params["data_interval"],
+        run_after=params["run_after"], conf=params["conf"], run_type=DagRunType.MANUAL,
+        triggered_by=DagRunTriggeredByType.UI, triggering_user_name=user_name, state=DagRunState.QUEUED,
+        partition_key=params["partition_key"], partition_date=params["partition_date"], session=session)
+    _audit(session, "trigger_dag_run", user_name, {"business_date": day.isoformat(), "method": "POST"},
+           dag_id=DAG_ID, run_id=run.run_id)
+    session.commit()
+    return run.run_id
+
+
+def default_day(now: datetime | None = None) -> date:
+    """The latest complete UTC day: what a run triggered now would usually process."""
+    return (now or datetime.now(UTC)).astimezone(UTC).date() - timedelta(days=1)

@@ -1,0 +1,293 @@
+"""The console's security through Airflow's real auth: the api-server's own app (plugins loaded from
+plugins/, the simple auth manager, Airflow's ``get_user`` and ``requires_access_*`` dependencies) in a
+FastAPI TestClient, with the session's migrated metadata DB and a SQLite warehouse.
+
+Anonymous → 401, a viewer may read but not save or trigger, CSRF tokens are checked, hostile ids and
+names are escaped on the page and cannot inject into the Variable, and a refused save writes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+
+import pytest
+
+from trident1_aiq.config import VAR_MAPPINGS, VARIABLES, default_variable_text
+from trident1_aiq.warehouse import Warehouse, sqlite_url
+
+pytestmark = [pytest.mark.integration]
+HOSTILE_LOC = 'LOC-"><script>alert(1)</script>'
+HOSTILE_NAME = "<img src=x onerror=alert('name')>"
+PASSWORDS = {"admin": "admin-pw-1", "viewer": "viewer-pw-1", "op": "op-pw-1"}
+
+
+@pytest.fixture(scope="module")
+def console(tmp_path_factory):
+    """Airflow's api-server app with the console plugin, users admin (Admin), op (Op), viewer (Viewer)."""
+    tmp = tmp_path_factory.mktemp("console-security")
+    pw_file = tmp / "passwords.json"
+    pw_file.write_text(json.dumps(PASSWORDS))
+    env = {
+        "AIRFLOW__CORE__AUTH_MANAGER": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,op:op,viewer:viewer",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(pw_file),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
+        "AIRFLOW__API_AUTH__JWT_SECRET": "test-jwt-secret-" + "0123456789abcdef" * 4,
+        "AIRFLOW__API__SECRET_KEY": "test-secret-key-0123456789",
+        "AIRFLOW_CONN_WAREHOUSE_DEFAULT": json.dumps({"conn_type": "sqlite", "host": str(tmp / "warehouse.db")}),
+    }
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, env=os.environ.copy(),
+                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=300)
+    wh = Warehouse(sqlite_url(tmp / "warehouse.db"))
+    wh.migrate()
+    seed_warehouse(wh)
+    from airflow.api_fastapi.app import create_app, purge_cached_app
+    from airflow.models.variable import Variable
+    from fastapi.testclient import TestClient
+
+    for name in VARIABLES:
+        Variable.set(name, default_variable_text(name))
+    purge_cached_app()
+    client = TestClient(create_app("core"))
+    try:
+        yield client, wh
+    finally:
+        for name in VARIABLES:
+            Variable.delete(name)
+        purge_cached_app()
+        wh.dispose()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def seed_warehouse(wh: Warehouse) -> None:
+    now = datetime.now(UTC)
+    locs = [("trident1_acme", loc, name) for loc, name in
+            (("LOC-1", "Downtown"), ("LOC-2", "SoHo"), ("LOC-3", "Venice"), ("LOC-4", "Scottsdale"),
+             (HOSTILE_LOC, HOSTILE_NAME))] + [("trident1_bolt", "LOC-1", "Loop")]
+    with wh.begin() as conn:
+        wh.execute(conn, "INSERT INTO trident1_locations (credential, location_id, name, timezone, active, last_seen_at) "
+                         "VALUES (:c, :l, :n, 'America/Phoenix', TRUE, :now)",
+                   [{"c": c, "l": loc, "n": n, "now": now} for c, loc, n in locs])
+        wh.execute(conn, "INSERT INTO quarantine (quarantine_id, credential, entity, record_key, location_id, held, "
+                         "reasons, reason_code, payload, run_id, first_run_id, quarantined_at, quarantined_on, "
+                         "last_seen_at) VALUES (:q, 'trident1_acme', 'sale', :q, :l, TRUE, :r, 'unmapped_location', "
+                         ":p, 'run-1', 'run-1', :now, :today, :now)",
+                   [{"q": f"S-{i}", "l": "LOC-4" if i < 3 else HOSTILE_LOC, "now": now, "today": now.date(),
+                     "r": json.dumps(["unmapped_location: <b>no mapping</b>"]),
+                     "p": json.dumps({"id": f"S-{i}", "note": "<script>alert('payload')</script>"})}
+                    for i in range(4)])
+
+
+def login(client, user: str) -> None:
+    client.cookies.clear()
+    r = client.post("/auth/token", json={"username": user, "password": PASSWORDS[user]})
+    assert r.status_code == 201, r.text
+    client.cookies.set("_token", r.json()["access_token"])
+
+
+def form_token(client) -> tuple[str, str]:
+    import re
+
+    page = client.get("/trident1/mappings")
+    assert page.status_code == 200, page.text
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    fingerprint = re.search(r'name="fingerprint" value="([^"]+)"', page.text).group(1)
+    return csrf, fingerprint
+
+
+def mappings() -> str:
+    from airflow.models.variable import Variable
+
+    return Variable.get(VAR_MAPPINGS)
+
+
+def audit_rows(user: str) -> list:
+    from airflow.models import Log
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        return [(r.event, r.owner, r.extra) for r in
+                session.scalars(select(Log).where(Log.owner == user, Log.event == "patch_variable")).all()]
+
+
+def save(client, csrf, fingerprint, location="LOC-4", store="den-downtown", credential="trident1_acme"):
+    return client.post("/trident1/mappings", data={"csrf_token": csrf, "fingerprint": fingerprint,
+                                                   "credential": credential, "location_id": location,
+                                                   "store_id": store})
+
+
+@pytest.mark.parametrize("path", ["/trident1/mappings", "/trident1/health", "/trident1/quarantine", "/trident1/"])
+def test_anonymous_is_refused(console, path):
+    client, _ = console
+    client.cookies.clear()
+    r = client.get(path, follow_redirects=False)
+    assert r.status_code == 401
+    assert "Sign in to Airflow" in r.text  # with a link to Airflow's login page
+
+
+def test_anonymous_and_forged_posts_write_nothing(console):
+    client, _ = console
+    before = mappings()
+    client.cookies.clear()
+    assert save(client, "x", "y").status_code == 401
+    assert client.post("/trident1/trigger", data={"day": "2026-11-25"}).status_code == 401
+    client.cookies.set("_token", "not-a-jwt")
+    assert save(client, "x", "y").status_code == 403
+    assert mappings() == before
+
+
+def test_viewer_reads_but_cannot_save_or_trigger(console):
+    client, _ = console
+    login(client, "viewer")
+    page = client.get("/trident1/mappings")
+    assert page.status_code == 200 and 'id="read-only"' in page.text
+    csrf, fingerprint = form_token(client)  # the viewer's own valid token: the refusal is about permission
+    before = mappings()
+    r = save(client, csrf, fingerprint)
+    assert r.status_code == 403 and "permission to edit the Variable trident1_store_mappings" in r.text
+    assert client.post("/trident1/trigger", data={"csrf_token": csrf, "day": "2026-11-25"}).status_code == 403
+    assert mappings() == before
+    assert client.get("/trident1/health").status_code == 200
+    assert client.get("/trident1/quarantine").status_code == 200
+
+
+def test_csrf_token_is_required_and_bound_to_the_user(console):
+    client, _ = console
+    login(client, "op")
+    op_csrf, fingerprint = form_token(client)
+    login(client, "admin")
+    before = mappings()
+    for token in ("", "forged", op_csrf, op_csrf[:-2] + ("AA" if not op_csrf.endswith("AA") else "BB")):
+        r = save(client, token, fingerprint)
+        assert r.status_code == 403, token
+        assert "CSRF" in r.text
+    assert mappings() == before
+
+
+def test_admin_saves_a_mapping_and_the_audit_log_names_them(console):
+    client, _ = console
+    login(client, "op")  # Op may edit Variables in the simple auth manager
+    csrf, fingerprint = form_token(client)
+    r = save(client, csrf, fingerprint)
+    assert r.status_code == 200, r.text
+    assert "Saved: trident1_acme location LOC-4" in r.text
+    entries = json.loads(mappings())
+    assert {"credential": "trident1_acme", "location_id": "LOC-4", "store_id": "den-downtown"} in entries
+    assert len(entries) == 5  # the four of config/ kept, one added
+    events = audit_rows("op")
+    assert events and '"key": "trident1_store_mappings"' in events[-1][2] and '"val": "***"' in events[-1][2]
+    assert 'id="held-next-run"><b>3</b>' in r.text  # LOC-4's three held records load on the next run
+    # Unmapping again (the drop-down's "not mapped") takes the entry away.
+    csrf, fingerprint = form_token(client)
+    assert save(client, csrf, fingerprint, store="").status_code == 200
+    assert not any(e["location_id"] == "LOC-4" for e in json.loads(mappings()))
+
+
+@pytest.mark.parametrize(("location", "store", "credential", "message"), [
+    ("LOC-4", "nowhere", "trident1_acme", "retail store 'nowhere' does not exist in aiq_retail_stores"),
+    ("LOC-9", "den-downtown", "trident1_acme", "location 'LOC-9' is not one that 'trident1_acme' reported"),
+    ("LOC-1", "den-downtown", "trident1_nobody", "'trident1_nobody' is not in trident1_integration.credentials"),
+    ("LOC-4", 'den-downtown", "x": "y', "trident1_acme", "does not exist in aiq_retail_stores"),
+    ("LOC-4", "den-downtown", 'trident1_acme", "store_id": "evil', "is not a credential connection id"),
+])
+def test_invalid_mappings_are_refused_with_the_validators_message(console, location, store, credential, message):
+    import html
+
+    client, _ = console
+    login(client, "admin")
+    csrf, fingerprint = form_token(client)
+    before = mappings()
+    r = save(client, csrf, fingerprint, location=location, store=store, credential=credential)
+    assert r.status_code == 400, r.text
+    assert "Nothing was saved" in r.text and message in html.unescape(r.text)
+    assert mappings() == before
+
+
+def test_a_configuration_already_broken_is_not_saved_over(console):
+    """The Variable holds a location mapped twice (a hand edit): the validator's message, nothing written."""
+    from airflow.models.variable import Variable
+
+    client, _ = console
+    good = mappings()
+    broken = json.loads(good) + [{"credential": "trident1_acme", "location_id": "LOC-2", "store_id": "la-venice"}]
+    Variable.set(VAR_MAPPINGS, json.dumps(broken))
+    try:
+        login(client, "admin")
+        csrf, fingerprint = form_token(client)
+        r = save(client, csrf, fingerprint)
+        assert r.status_code == 400
+        assert "location 'LOC-2' of 'trident1_acme' is already mapped" in r.text.replace("&#39;", "'")
+        assert json.loads(mappings()) == broken
+    finally:
+        Variable.set(VAR_MAPPINGS, good)
+
+
+def test_a_variable_changed_meanwhile_is_not_overwritten(console):
+    from airflow.models.variable import Variable
+
+    client, _ = console
+    login(client, "admin")
+    csrf, fingerprint = form_token(client)
+    good = mappings()
+    Variable.set(VAR_MAPPINGS, good.replace("LOC-3", "LOC-3 "))  # someone else edits it
+    try:
+        r = save(client, csrf, fingerprint)
+        assert r.status_code == 409 and "changed since this page was opened" in r.text
+        assert "LOC-3 " in mappings()
+    finally:
+        Variable.set(VAR_MAPPINGS, good)
+
+
+def test_a_variable_set_in_the_environment_is_not_written(console, monkeypatch):
+    client, _ = console
+    login(client, "admin")
+    csrf, fingerprint = form_token(client)
+    monkeypatch.setenv("AIRFLOW_VAR_TRIDENT1_STORE_MAPPINGS", mappings())
+    from airflow.models.variable import Variable
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        stored = session.scalar(select(Variable).where(Variable.key == VAR_MAPPINGS)).val
+    r = save(client, csrf, fingerprint)
+    assert r.status_code == 409 and "EnvironmentVariablesBackend" in r.text
+    with create_session() as session:
+        assert session.scalar(select(Variable).where(Variable.key == VAR_MAPPINGS)).val == stored
+
+
+def test_hostile_ids_and_names_are_escaped_and_cannot_inject(console):
+    client, _ = console
+    login(client, "admin")
+    for path in ("/trident1/mappings", "/trident1/health", "/trident1/quarantine"):
+        body = client.get(path).text
+        assert "<script>" not in body and "<img src=x" not in body and "<b>no mapping</b>" not in body, path
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in client.get("/trident1/mappings").text
+    page = client.get("/trident1/quarantine", params={"location": '"><script>alert(2)</script>'})
+    assert "<script>alert(2)" not in page.text and "&#34;&gt;&lt;script&gt;alert(2)" in page.text
+    csrf, fingerprint = form_token(client)
+    r = save(client, csrf, fingerprint, location=HOSTILE_LOC)  # a reported location, however odd its id
+    assert r.status_code == 200, r.text
+    entries = json.loads(mappings())
+    mine = [e for e in entries if e["location_id"] == HOSTILE_LOC]
+    assert mine == [{"credential": "trident1_acme", "location_id": HOSTILE_LOC, "store_id": "den-downtown"}]
+    assert all(set(e) == {"credential", "location_id", "store_id"} for e in entries)
+    csrf, fingerprint = form_token(client)
+    assert save(client, csrf, fingerprint, location=HOSTILE_LOC, store="").status_code == 200
+
+
+def test_pages_forbid_framing_by_other_sites_and_scripts(console):
+    client, _ = console
+    login(client, "viewer")
+    csp = client.get("/trident1/health").headers["content-security-policy"]
+    assert "frame-ancestors 'self'" in csp and "default-src 'none'" in csp

@@ -1,0 +1,32 @@
+"""SMS double opt-in rules that are pure functions: reply keywords, send hours, message text
+(rules 24–26; the database and gateway side is tests/integration/test_optin.py)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from trident1_aiq.optin import message_text, reply_action, within_send_hours
+
+pytestmark = pytest.mark.unit
+
+
+def test_rule25_keywords():
+    assert [reply_action(b) for b in (" Yes ", "y", "START", "stop", " StopAll", "unsubscribe", "cancel", "END",
+                                      "quit", "yes please", "", None)] == \
+        ["confirm"] * 3 + ["stop"] * 6 + ["ignore"] * 3
+
+
+def test_rule24_send_hours_boundaries():
+    tz = "America/Denver"  # UTC−7 in November
+    assert not within_send_hours(datetime(2026, 11, 20, 14, 59, tzinfo=UTC), tz)  # 07:59
+    assert within_send_hours(datetime(2026, 11, 20, 15, 0, tzinfo=UTC), tz)  # 08:00
+    assert within_send_hours(datetime(2026, 11, 21, 3, 59, tzinfo=UTC), tz)  # 20:59
+    assert not within_send_hours(datetime(2026, 11, 21, 4, 0, tzinfo=UTC), tz)  # 21:00
+
+
+def test_rule26_message_names_store_confirm_stop_and_disclaimer():
+    text = message_text("Mile High Downtown", "Must be 21+.")
+    assert "Mile High Downtown" in text and "YES" in text and "STOP" in text and text.endswith("Must be 21+.")
+    assert "None" not in message_text("Empire SoHo", None)
