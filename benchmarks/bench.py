@@ -107,7 +107,7 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
         "unchanged": summary["unchanged"], "quarantined": summary["quarantined"], "chunks": summary["chunks"],
         "lines_new": _count(wh, "sale_items") - lines_before, "lines_total": _count(wh, "sale_items"),
         "sales_total": _count(wh, "sales"), "points_earned": counts.summary()["points_earned"],
-        "refunds_reconciled": counts.reconciled, "peak_rss_mb": peak_rss_mb(),
+        "refunds_reconciled": counts["refunds_reconciled"], "peak_rss_mb": peak_rss_mb(),
     }
     wh.dispose()
     return out
@@ -212,14 +212,15 @@ class Sandbox:
         """Make the sandbox generate the day before anything is timed (its cost is not ours)."""
         from trident1_aiq.client import Trident1Client
         from trident1_aiq.config import trident1_credential
+        from trident1_aiq.entities import ENTITIES
         from trident1_aiq.pipeline import run_window
 
         t0 = time.perf_counter()
         client = Trident1Client(trident1_credential(CRED, host=self.addr, schema="http", port=None, password=KEY,
                                                     extra={"store_name": STORE}))
         w = run_window(day, lookback, now)
-        for path in ("/customers", "/sales", "/refunds"):
-            next(client.iter_window(path, w.start, w.end))
+        for e in ENTITIES:
+            next(client.iter_window(e.path, w.start, w.end))
         return round(time.perf_counter() - t0, 1)
 
     def stop(self) -> None:

@@ -1,6 +1,7 @@
 """trident1_sales_daily — Trident1 POS → AIQ warehouse, one run per business day.
 
-Wiring only: every task body is one call into ``trident1_aiq.airflow_adapter``.
+Wiring only: every task body is one call into ``trident1_aiq.airflow_adapter``, given
+its run's facts (``run_facts()``: run id, business date, the run's instant, the clock).
 Nothing here reads a Variable or Connection, or opens a network or database
 connection, at parse time.
 
@@ -45,7 +46,7 @@ def trident1_sales_daily():
         """Validate all Variables and Connections; migrate; mirror stores and mappings."""
         from trident1_aiq import airflow_adapter
 
-        return airflow_adapter.check_config(get_current_context())
+        return airflow_adapter.check_config(airflow_adapter.run_facts())
 
     # Credentials load in parallel, at most 8 at once per run (docs/performance.md).
     @task(map_index_template="{{ credential }}", max_active_tis_per_dagrun=8)
@@ -53,30 +54,29 @@ def trident1_sales_daily():
         """Extract, validate (Great Expectations) and load one Trident1 credential."""
         from trident1_aiq import airflow_adapter
 
-        context = get_current_context()
-        context["credential"] = credential  # names the mapped task instance in the UI
-        return airflow_adapter.ingest(credential, context)
+        get_current_context()["credential"] = credential  # names the mapped task instance in the UI
+        return airflow_adapter.ingest(credential, airflow_adapter.run_facts())
 
     @task(trigger_rule=TriggerRule.ALL_DONE)
     def loyalty() -> dict:
         """Enrol, earn, log redemptions, reconcile refunds (skipped on invalid configuration)."""
         from trident1_aiq import airflow_adapter
 
-        return airflow_adapter.loyalty(get_current_context())
+        return airflow_adapter.loyalty(airflow_adapter.run_facts(after_check=True))
 
     @task(trigger_rule=TriggerRule.ALL_DONE)
     def opt_in() -> dict:
         """Ingest SMS replies, expire, create and send double opt-in requests (quiet hours respected)."""
         from trident1_aiq import airflow_adapter
 
-        return airflow_adapter.opt_in(get_current_context())
+        return airflow_adapter.opt_in(airflow_adapter.run_facts(after_check=True))
 
     @task(trigger_rule=TriggerRule.ALL_DONE, retries=0)
     def run_report() -> dict:
         """Summarise the run from etl_runs (runs even when an ingest failed)."""
         from trident1_aiq import airflow_adapter
 
-        return airflow_adapter.run_report(get_current_context())
+        return airflow_adapter.run_report(airflow_adapter.run_facts())
 
     ingest.expand(credential=check_config()) >> loyalty() >> opt_in() >> run_report()
 

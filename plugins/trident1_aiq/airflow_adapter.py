@@ -1,5 +1,7 @@
 """The only module that talks to Airflow: Variables, Connections and task context in,
-plain settings and plain function calls out. Every DAG task body is one call here.
+plain settings and plain function calls out. Every DAG task body is one call here,
+given its run's facts (:class:`RunFacts`, read once from the task context by
+:func:`run_facts`) rather than the context itself.
 
 Airflow is imported inside the functions, so importing this module (at DAG parse
 time) touches no Variable, Connection, network or database.
@@ -9,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -135,9 +137,14 @@ def alert_endpoint(alerts: Any):
 
 
 def warehouse_url_from(conn: Any | None, default_path: Path) -> str:
-    """``warehouse_default`` as a SQLAlchemy URL; SQLite at ``default_path`` when absent."""
-    from sqlalchemy.engine import URL
+    """``warehouse_default`` as a SQLAlchemy URL; SQLite at ``default_path`` when absent.
 
+    A PostgreSQL Connection is read the provider's way: ``PostgresHook.sqlalchemy_url``
+    (login, password, host, port, schema, the extras ``sqlalchemy_scheme`` and
+    ``sqlalchemy_query``), plus the extras the hook itself passes to the driver when it
+    connects (``sslmode``, ``sslrootcert``, ``connect_timeout``, …) as query parameters,
+    which SQLAlchemy hands to psycopg the same way.
+    """
     if conn is None:
         return sqlite_url(default_path)
     kind = (conn.conn_type or "").lower()
@@ -147,9 +154,13 @@ def warehouse_url_from(conn: Any | None, default_path: Path) -> str:
             return host
         return sqlite_url(host or default_path)
     if kind in ("postgres", "postgresql"):
-        return URL.create("postgresql+psycopg", username=conn.login or None, password=conn.password or None,
-                          host=conn.host or "localhost", port=conn.port or 5432,
-                          database=conn.schema or "postgres").render_as_string(hide_password=False)
+        from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+        url = PostgresHook(postgres_conn_id=WAREHOUSE_CONN_ID, connection=conn).sqlalchemy_url
+        driver_args = {k: str(v) for k, v in (conn.extra_dejson or {}).items()
+                       if k not in PostgresHook.ignored_extra_options}
+        url = url.set(query={**driver_args, **dict(url.query)})  # an explicit sqlalchemy_query wins
+        return url.render_as_string(hide_password=False)
     raise ConfigError([f"connection {WAREHOUSE_CONN_ID}: type {kind!r} is not supported (postgres or sqlite)"])
 
 
@@ -171,13 +182,12 @@ def open_warehouse() -> Iterator[Warehouse]:
         wh.dispose()
 
 
-def settings_or_skip(context: dict[str, Any]) -> Settings:
+def settings_or_skip(facts: RunFacts) -> Settings:
     """Settings for the steps after ingest. They run only after a successful ``check_config``
     of the same run: when it failed, they end as skipped at once (no retries, nothing written)."""
     from airflow.sdk.exceptions import AirflowSkipException
 
-    ti = context.get("ti") or context.get("task_instance")
-    if ti is None or ti.xcom_pull(task_ids="check_config") is None:
+    if not facts.config_checked:
         raise AirflowSkipException("check_config did not pass in this run: nothing to do (rule 7)")
     try:
         return read_settings()
@@ -205,6 +215,47 @@ def business_date_of(context: dict[str, Any]) -> date:
 
 def run_id_of(context: dict[str, Any]) -> str:
     return str(context["run_id"])
+
+
+def run_start_of(context: dict[str, Any]) -> datetime:
+    """One fixed instant per run, for what must be stable across retries (keys, windows,
+    expiry): the run's start. Never used to judge a send (see :func:`opt_in`)."""
+    dag_run = context.get("dag_run")
+    start = getattr(dag_run, "start_date", None)
+    return start.astimezone(UTC) if start else datetime.now(UTC)
+
+
+def real_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """What a task body knows about its run, read once from the Airflow context."""
+
+    run_id: str
+    business_date: date
+    now: datetime
+    """The run's fixed instant (its start): the same in every task and every retry."""
+    clock: Callable[[], datetime] = real_clock
+    """The real time, read when it matters (a text is judged when it is sent, rules 3, 24)."""
+    config_checked: bool = False
+    """``check_config`` passed in this run (asked only by the steps after ingest)."""
+
+
+def run_facts(context: dict[str, Any] | None = None, *, after_check: bool = False) -> RunFacts:
+    """The facts of the running task's run (``context``: the task's, by default).
+    ``after_check`` asks whether this run's ``check_config`` passed (its XCom)."""
+    if context is None:
+        from airflow.sdk import get_current_context
+
+        context = get_current_context()
+    checked = False
+    if after_check:
+        ti = context.get("ti") or context.get("task_instance")
+        checked = ti is not None and ti.xcom_pull(task_ids="check_config") is not None
+    return RunFacts(run_id=run_id_of(context), business_date=business_date_of(context),
+                    now=run_start_of(context), config_checked=checked)
 
 
 # ------------------------------------------------------------------ task bodies
@@ -257,12 +308,13 @@ def check_configuration(variables: dict[str, str | None], connection=None) -> Co
     return report
 
 
-def check_config(context: dict[str, Any]) -> list[str]:
+def check_config(facts: RunFacts) -> list[str]:
     """Validate every Variable and Connection, then migrate and mirror settings (rule 7)."""
-    from .pipeline import prepare_run, record_config_failure
+    from .pipeline import prepare_run
+    from .runs import record_config_failure
 
-    now = datetime.now(UTC)
-    run_id, day = run_id_of(context), business_date_of(context)
+    now = facts.clock()
+    run_id, day = facts.run_id, facts.business_date
     report = check_configuration(read_variables())
     for warning in report.warnings:
         log.warning("%s", warning)
@@ -287,41 +339,33 @@ def _no_retry(exc: Exception) -> Exception:
     return AirflowFailException(str(exc))
 
 
-def ingest(credential: str, context: dict[str, Any]) -> dict[str, Any]:
+def ingest(credential: str, facts: RunFacts) -> dict[str, Any]:
     from .client import RetriesExhausted, Trident1Client, Trident1Error
     from .pipeline import RejectRateExceeded, ingest_credential, run_window
 
-    now = datetime.now(UTC)
+    now = facts.clock()
     settings = read_settings()
-    window = run_window(business_date_of(context), settings.integration.lookback_hours, now)
+    window = run_window(facts.business_date, settings.integration.lookback_hours, now)
     with open_warehouse() as wh:
         try:
             return ingest_credential(wh=wh, client=Trident1Client(read_credential(credential)), settings=settings,
-                                     credential=credential, run_id=run_id_of(context), window=window, now=now)
+                                     credential=credential, run_id=facts.run_id, window=window, now=now)
         except RetriesExhausted:
             raise  # transient: the task's own retries may get through
         except (ConfigError, RejectRateExceeded, Trident1Error) as exc:
             raise _no_retry(exc) from None
 
 
-def loyalty(context: dict[str, Any]) -> dict[str, Any]:
+def loyalty(facts: RunFacts) -> dict[str, Any]:
     """Enrolment, earn, redemptions and refund reconciliation over what is loaded."""
     from .loyalty import run_loyalty
 
-    settings = settings_or_skip(context)
+    settings = settings_or_skip(facts)
     with open_warehouse() as wh:
-        return run_loyalty(wh, settings, run_id_of(context), datetime.now(UTC)).summary()
+        return run_loyalty(wh, settings, facts.run_id, facts.clock()).summary()
 
 
-def run_now(context: dict[str, Any]) -> datetime:
-    """One fixed instant per run, for what must be stable across retries (keys, windows,
-    expiry): the run's start. Never used to judge a send (see :func:`opt_in`)."""
-    dag_run = context.get("dag_run")
-    start = getattr(dag_run, "start_date", None)
-    return start.astimezone(UTC) if start else datetime.now(UTC)
-
-
-def opt_in(context: dict[str, Any]) -> dict[str, Any]:
+def opt_in(facts: RunFacts) -> dict[str, Any]:
     """Replies, expiry, new requests and sends of SMS double opt-ins.
 
     Quiet hours and the first-send gate are judged on the real clock immediately before
@@ -331,11 +375,11 @@ def opt_in(context: dict[str, Any]) -> dict[str, Any]:
     from .optin import run_opt_in
     from .sms import GatewayClient
 
-    settings = settings_or_skip(context)
+    settings = settings_or_skip(facts)
     cred = read_gateway()
     with open_warehouse() as wh:
-        counts = run_opt_in(wh, GatewayClient(cred) if cred else None, settings, run_id_of(context),
-                            run_now(context), clock=lambda: datetime.now(UTC))
+        counts = run_opt_in(wh, GatewayClient(cred) if cred else None, settings, facts.run_id, facts.now,
+                            clock=facts.clock)
     if counts.errors:  # sends still pending after the client's retries: let Airflow retry the task
         raise RuntimeError(f"{len(counts.errors)} opt-in sends failed transiently; first: {counts.errors[0]}")
     return counts.summary()
@@ -373,7 +417,7 @@ def maybe_quarantine_alert(run_id: str, totals: dict[str, Any], settings: Settin
     return send_alert(quarantine_alert(run_id, totals, rate, alerts.quarantine_rate_over))
 
 
-def run_report(context: dict[str, Any]) -> dict[str, Any]:
+def run_report(facts: RunFacts) -> dict[str, Any]:
     from .report import run_summary
 
     with open_warehouse() as wh:
@@ -381,10 +425,10 @@ def run_report(context: dict[str, Any]) -> dict[str, Any]:
             settings = read_settings()
         except ConfigError:
             settings = None
-        text, totals = run_summary(wh, run_id_of(context), settings)
+        text, totals = run_summary(wh, facts.run_id, settings)
         log.info("run summary\n%s", text)
         if settings is not None and not totals["failed"]:
-            maybe_quarantine_alert(run_id_of(context), totals, settings)
+            maybe_quarantine_alert(facts.run_id, totals, settings)
         if totals["failed"]:  # this task is the leaf: it must not turn a failed run green
             raise RuntimeError(f"credentials failed in this run: {', '.join(totals['failed'])}")
         return totals

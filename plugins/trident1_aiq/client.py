@@ -301,15 +301,6 @@ class Trident1Client:
     def discounts(self) -> list[dict]:
         return self.list("/discounts")
 
-    def sales(self, since: datetime, before: datetime) -> list[dict]:
-        return self.window("/sales", since, before)
-
-    def refunds(self, since: datetime, before: datetime) -> list[dict]:
-        return self.window("/refunds", since, before)
-
-    def customers(self, since: datetime, before: datetime) -> list[dict]:
-        return self.window("/customers", since, before)
-
 
 def _is_page(body: Any) -> bool:
     return isinstance(body, dict) and isinstance(body.get("data"), list)

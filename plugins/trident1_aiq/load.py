@@ -1,8 +1,10 @@
 """Writes to the warehouse: settings sync, catalogue, staging + merge, quarantine.
 
+Which statements an entity's chunk stages and merges with is declared in ``entities.py``.
+
 Every function takes an open connection inside the caller's transaction, so a
-credential's whole batch commits or rolls back as one (a crash mid-load leaves
-nothing half-written, and the rerun converges).
+chunk commits or rolls back as one (a crash mid-load leaves nothing half-written,
+and the rerun converges).
 """
 
 from __future__ import annotations
@@ -10,15 +12,17 @@ from __future__ import annotations
 import json
 import uuid
 from collections import Counter
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Connection
 
 from .config import Settings
 from .normalize import RefundRow, SaleRow, clean_text, payload_json
 from .warehouse import Warehouse
+
+if TYPE_CHECKING:
+    from .entities import Entity
 
 
 def sync_settings(wh: Warehouse, conn: Connection, settings: Settings, now: datetime) -> None:
@@ -69,68 +73,62 @@ def upsert_catalogue(wh: Warehouse, conn: Connection, credential: str, locations
         wh.run(conn, "load/upsert_discount", rows)
 
 
-@dataclass
-class MergeCounts:
-    loaded: Counter
-    updated: Counter
-    refunds_loaded: Counter
+def stage_sales(credential: str, run_id: str, now: datetime,
+                rows: list[tuple[SaleRow, str, str | None]]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """Staging rows of (sale, store id, persona id): the sales, their lines and their discounts."""
+    sales = [
+        {"credential": credential, "sale_id": s.sale_id, "store_id": store, "location_id": s.location_id,
+         "persona_id": persona, "customer_id": s.customer.customer_id if s.customer else None,
+         "receipt_number": s.receipt_number, "status": s.status, "sold_at": s.sold_at,
+         "business_date": s.business_date, "subtotal": s.subtotal, "discount_total": s.discount_total,
+         "tax_total": s.tax_total, "total": s.total, "currency": s.currency, "updated_at": s.updated_at,
+         "loaded_at": now, "run_id": run_id}
+        for s, store, persona in rows
+    ]
+    items = [dict(it, credential=credential, sale_id=s.sale_id) for s, _, _ in rows for it in s.items]
+    discounts = []
+    for s, _, _ in rows:
+        merged: dict[str, dict[str, Any]] = {}
+        for d in s.discounts:  # the same discount twice on a receipt: one row, amounts added
+            if d["discount_id"] in merged:
+                merged[d["discount_id"]]["amount"] += d["amount"]
+            else:
+                merged[d["discount_id"]] = dict(d, credential=credential, sale_id=s.sale_id)
+        discounts.extend(merged.values())
+    return [("load/stage_sales", sales), ("load/stage_sale_items", items), ("load/stage_sale_discounts", discounts)]
 
 
-def merge(wh: Warehouse, conn: Connection, credential: str, run_id: str, now: datetime,
-          sales: list[tuple[SaleRow, str, str | None]], refunds: list[tuple[RefundRow, str]]) -> MergeCounts:
-    """Stage the batch, then merge it (include/sql/load/merge_*.sql).
+def stage_refunds(credential: str, run_id: str, now: datetime,
+                  rows: list[tuple[RefundRow, str, str | None]]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """Staging rows of (refund, store id, _)."""
+    return [("load/stage_refunds", [
+        {"credential": credential, "refund_id": r.refund_id, "sale_id": r.sale_id, "location_id": r.location_id,
+         "store_id": store, "refunded_at": r.refunded_at, "business_date": r.business_date,
+         "amount": r.amount, "tax": r.tax, "total": r.total, "reason": r.reason, "loaded_at": now,
+         "run_id": run_id}
+        for r, store, _ in rows
+    ])]
 
-    ``sales`` holds (row, store_id, persona_id); ``refunds`` holds (row, store_id).
-    """
+
+def merge(wh: Warehouse, conn: Connection, entity: Entity, credential: str, run_id: str, now: datetime,
+          rows: list[tuple[Any, str, str | None]]) -> dict[str, Counter]:
+    """Stage a chunk of one entity's (row, store id, persona id), merge it with the entity's
+    statements and release what it makes valid; return what the merge wrote, per measure
+    and location (``entity.merged``)."""
     wh.run(conn, "load/stage_create")
-    if sales:
-        wh.bulk(conn, "load/stage_sales", [
-            {"credential": credential, "sale_id": s.sale_id, "store_id": store, "location_id": s.location_id,
-             "persona_id": persona, "customer_id": s.customer.customer_id if s.customer else None,
-             "receipt_number": s.receipt_number, "status": s.status, "sold_at": s.sold_at,
-             "business_date": s.business_date, "subtotal": s.subtotal, "discount_total": s.discount_total,
-             "tax_total": s.tax_total, "total": s.total, "currency": s.currency, "updated_at": s.updated_at,
-             "loaded_at": now, "run_id": run_id}
-            for s, store, persona in sales
-        ])
-        items = [dict(it, credential=credential, sale_id=s.sale_id) for s, _, _ in sales for it in s.items]
-        if items:
-            wh.bulk(conn, "load/stage_sale_items", items)
-        discounts = []
-        for s, _, _ in sales:
-            merged: dict[str, dict[str, Any]] = {}
-            for d in s.discounts:  # the same discount twice on a receipt: one row, amounts added
-                if d["discount_id"] in merged:
-                    merged[d["discount_id"]]["amount"] += d["amount"]
-                else:
-                    merged[d["discount_id"]] = dict(d, credential=credential, sale_id=s.sale_id)
-            discounts.extend(merged.values())
-        if discounts:
-            wh.bulk(conn, "load/stage_sale_discounts", discounts)
-    if refunds:
-        wh.bulk(conn, "load/stage_refunds", [
-            {"credential": credential, "refund_id": r.refund_id, "sale_id": r.sale_id, "location_id": r.location_id,
-             "store_id": store, "refunded_at": r.refunded_at, "business_date": r.business_date,
-             "amount": r.amount, "tax": r.tax, "total": r.total, "reason": r.reason, "loaded_at": now,
-             "run_id": run_id}
-            for r, store in refunds
-        ])
+    for query, staged in entity.stage(credential, run_id, now, rows):
+        if staged:
+            wh.bulk(conn, query, staged)
     wh.run(conn, "load/analyze_staging")
-    wh.run(conn, "load/changed_sales")
-    wh.run(conn, "load/analyze_changed")
-    wh.run(conn, "load/merge_sales")
-    loaded, updated = Counter(), Counter()
-    for r in wh.query(conn, "load/changed_by_location"):
-        loaded[r["location_id"]] += int(r["loaded"] or 0)
-        updated[r["location_id"]] += int(r["updated"] or 0)
-    wh.run(conn, "load/merge_refunds")
-    refunds_loaded = Counter()
-    for r in wh.query(conn, "load/new_refunds_by_location"):
-        refunds_loaded[r["location_id"]] += int(r["refunds_loaded"])
-    params = {"credential": credential, "run_id": run_id, "now": now}
-    wh.run(conn, "load/quarantine_release_sales", params)
-    wh.run(conn, "load/quarantine_release_refunds", params)
-    return MergeCounts(loaded, updated, refunds_loaded)
+    for statement in entity.merge:
+        wh.run(conn, statement)
+    counts: dict[str, Counter] = {}
+    for r in wh.query(conn, entity.merged):
+        for measure, n in r.items():
+            if measure != "location_id":
+                counts.setdefault(measure, Counter())[r["location_id"]] += int(n or 0)
+    wh.run(conn, entity.release, {"credential": credential, "run_id": run_id, "now": now})
+    return counts
 
 
 def quarantine(wh: Warehouse, conn: Connection, credential: str, run_id: str, now: datetime,

@@ -13,15 +13,15 @@ import json
 import logging
 import uuid
 from collections import Counter
-from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from . import runs
 from .config import Settings
-from .faults import crash_point
+from .runs import RunCounts
 from .warehouse import Warehouse, as_decimal, parse_db_time
 
 log = logging.getLogger(__name__)
@@ -62,32 +62,6 @@ def entry_id(key: str) -> str:
 # ------------------------------------------------------------------ steps
 
 
-@dataclass
-class LoyaltyCounts:
-    enrolled: int = 0
-    enrollment_changed: int = 0
-    earned: Counter = field(default_factory=Counter)  # credential → points
-    earn_entries: int = 0
-    redemptions: int = 0
-    redeemed_points: int = 0
-    reversed: Counter = field(default_factory=Counter)  # credential → points
-    restored: int = 0
-    reconciled: int = 0
-    voids_reconciled: int = 0
-    refunds_waiting: int = 0
-    negative_balances: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    def summary(self) -> dict[str, Any]:
-        return {"enrolled": self.enrolled, "enrollment_changed": self.enrollment_changed,
-                "points_earned": sum(self.earned.values()), "earn_entries": self.earn_entries,
-                "redemptions": self.redemptions, "points_redeemed": self.redeemed_points,
-                "points_reversed": sum(self.reversed.values()), "points_restored": self.restored,
-                "refunds_reconciled": self.reconciled, "voids_reconciled": self.voids_reconciled,
-                "refunds_waiting_for_sale": self.refunds_waiting,
-                "negative_balances": len(self.negative_balances), "notes": self.notes}
-
-
 class Ledger:
     """Buffers this run's entries (written in batches by :meth:`flush`) and keeps the
     per-sale points and per-persona balances of the run's work up to date in memory."""
@@ -117,7 +91,6 @@ class Ledger:
         self.wh.bulk(self.conn, "loyalty/insert_entry", self.pending)
         self.flushed += len(self.pending)
         self.pending = []
-        crash_point("loyalty.between_entries")  # a kill between two batches of one transaction
 
     def load_work(self) -> None:
         """Points and balances as the warehouse has them for this run's sales and personas (after a flush)."""
@@ -133,7 +106,7 @@ class Ledger:
         return self.balances.setdefault(persona_id, 0)
 
 
-def enroll(wh: Warehouse, conn: Connection, settings: Settings, now: datetime, counts: LoyaltyCounts) -> list[str]:
+def enroll(wh: Warehouse, conn: Connection, settings: Settings, now: datetime, counts: RunCounts) -> list[str]:
     """Rule 4: enrolled_at = max(enabled_at, first qualifying sale), from data and settings only.
 
     Returns the members whose enrolment moved (their older sales are worked through again).
@@ -146,14 +119,13 @@ def enroll(wh: Warehouse, conn: Connection, settings: Settings, now: datetime, c
         enrolled_at = max(loyalty.enabled_at, parse_db_time(r["first_sale"]))
         if current.get(r["persona_id"]) != enrolled_at:
             updates.append({"persona_id": r["persona_id"], "enrolled_at": enrolled_at, "now": now})
-            counts.enrolled += r["persona_id"] not in current
-            counts.enrollment_changed += r["persona_id"] in current
+            counts.add("enrollment_changed" if r["persona_id"] in current else "enrolled")
     if updates:
         wh.run(conn, "loyalty/enroll", updates)
     return [u["persona_id"] for u in updates if u["persona_id"] in current]
 
 
-def earn(ledger: Ledger, settings: Settings, counts: LoyaltyCounts) -> None:
+def earn(ledger: Ledger, settings: Settings, counts: RunCounts) -> None:
     ppd = settings.integration.loyalty.points_per_dollar
     for s in ledger.wh.query(ledger.conn, "loyalty/earn_candidates"):
         points = earn_points(as_decimal(s["subtotal"]), as_decimal(s["discount_total"]), ppd)
@@ -161,12 +133,12 @@ def earn(ledger: Ledger, settings: Settings, counts: LoyaltyCounts) -> None:
             continue
         ledger.write(f"earn:{s['credential']}:{s['sale_id']}", "earn", points, s["persona_id"],
                      credential=s["credential"], sale_id=s["sale_id"], store_id=s["store_id"])
-        counts.earned[s["credential"]] += points
-        counts.earn_entries += 1
+        counts.add("points_earned", points, at=s["credential"])
+        counts.add("earn_entries")
     ledger.flush()
 
 
-def redeem(ledger: Ledger, settings: Settings, counts: LoyaltyCounts) -> None:
+def redeem(ledger: Ledger, settings: Settings, counts: RunCounts) -> None:
     """Rule 21: one redemption row per sale × mirrored discount; a redeem entry of −cost once."""
     mirrors = {(d.credential, d.trident1_discount_id): d for d in settings.discounts}
     rows = []
@@ -180,14 +152,14 @@ def redeem(ledger: Ledger, settings: Settings, counts: LoyaltyCounts) -> None:
                      "run_id": ledger.run_id})
         ledger.write(f"redeem:{s['credential']}:{s['sale_id']}:{aiq.id}", "redeem", -aiq.points_cost,
                      s["persona_id"], credential=s["credential"], sale_id=s["sale_id"], store_id=s["store_id"])
-        counts.redemptions += 1
-        counts.redeemed_points += aiq.points_cost
+        counts.add("redemptions")
+        counts.add("points_redeemed", aiq.points_cost)
     if rows:
         ledger.wh.run(ledger.conn, "loyalty/insert_redemption", rows)
     ledger.flush()
 
 
-def reconcile(ledger: Ledger, counts: LoyaltyCounts) -> None:
+def reconcile(ledger: Ledger, counts: RunCounts) -> None:
     """Rule 18: reverse earned and restore redeemed points pro rata, refund by refund."""
     wh, conn = ledger.wh, ledger.conn
     ledger.load_work()
@@ -203,16 +175,16 @@ def reconcile(ledger: Ledger, counts: LoyaltyCounts) -> None:
     voids: list[dict[str, Any]] = []
     for v in wh.query(conn, "loyalty/pending_voids"):
         voids.append(_give_back(ledger, counts, v, refund_id=None, fraction=None))
-        counts.voids_reconciled += 1
+        counts.add("voids_reconciled")
     ledger.flush()
     if rows:
         wh.run(conn, "loyalty/insert_reconciliation", rows)
     if voids:
         wh.run(conn, "loyalty/insert_void_reconciliation", voids)
-    counts.refunds_waiting = int(wh.execute(conn, wh.sql("loyalty/waiting_refunds")).scalar() or 0)
+    counts.add("refunds_waiting_for_sale", int(wh.execute(conn, wh.sql("loyalty/waiting_refunds")).scalar() or 0))
 
 
-def _give_back(ledger: Ledger, counts: LoyaltyCounts, sale: dict[str, Any], *, refund_id: str | None,
+def _give_back(ledger: Ledger, counts: RunCounts, sale: dict[str, Any], *, refund_id: str | None,
                fraction: tuple[Decimal, Decimal] | None) -> dict[str, Any]:
     """Reconcile one refund (``refund_id``, ``fraction`` = refunded so far of eligible) or,
     with ``refund_id`` None, the sale's void: its row for refund_ or void_reconciliations."""
@@ -238,11 +210,13 @@ def _give_back(ledger: Ledger, counts: LoyaltyCounts, sale: dict[str, Any], *, r
                      credential=cred, sale_id=sale_id, store_id=sale["store_id"], refund_id=refund_id)
         balance = ledger.balance(persona)
     negative = balance is not None and balance < 0
-    counts.reversed[cred] += reverse if persona else 0
-    counts.restored += restore if persona else 0
-    counts.reconciled += fraction is not None
+    if persona:
+        counts.add("points_reversed", reverse, at=cred)
+        counts.add("points_restored", restore)
+    if fraction is not None:
+        counts.add("refunds_reconciled")
     if negative:  # rule 19: flagged, never clamped
-        counts.negative_balances.append(persona)
+        counts.add("negative_balances", at=persona)
     return {"credential": cred, "refund_id": refund_id, "sale_id": sale_id, "persona_id": persona,
             "points_reversed": reverse if persona else 0, "points_restored": restore if persona else 0,
             "balance_after": balance, "negative_balance": negative, "now": ledger.now, "run_id": ledger.run_id}
@@ -256,8 +230,8 @@ def settings_fingerprint(settings: Settings) -> str:
     return hashlib.sha256(json.dumps(basis, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
-def run_loyalty(wh: Warehouse, settings: Settings, run_id: str, now: datetime) -> LoyaltyCounts:
-    counts = LoyaltyCounts()
+def run_loyalty(wh: Warehouse, settings: Settings, run_id: str, now: datetime) -> RunCounts:
+    counts = RunCounts("loyalty")
     integ = settings.integration
     if not integ.age_compliant:
         counts.notes.append("age_compliant is false: loyalty skipped (rule 2)")
@@ -284,8 +258,6 @@ def run_loyalty(wh: Warehouse, settings: Settings, run_id: str, now: datetime) -
         redeem(ledger, settings, counts)
         reconcile(ledger, counts)
         wh.run(conn, "loyalty/queue_done")
-        for cred in integ.credentials:
-            wh.run(conn, "loyalty/run_points", {"earned": counts.earned[cred], "reversed": counts.reversed[cred],
-                                                "run_id": run_id, "credential": cred})
+        runs.record_points(wh, conn, run_id, integ.credentials, counts)
     log.info("loyalty: %s", counts.summary())
     return counts

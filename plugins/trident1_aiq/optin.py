@@ -19,16 +19,15 @@ or twice, is the worst bug this project can have; the guards are:
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from . import runs
 from .client import RetriesExhausted
 from .config import Settings
-from .faults import crash_point
+from .runs import RunCounts
 from .sms import GatewayClient, InvalidNumber
 from .warehouse import Warehouse, parse_db_time
 
@@ -68,26 +67,7 @@ def request_key(persona_id: str, attempt: int) -> str:
     return f"optin:{persona_id}:{attempt}"
 
 
-@dataclass
-class OptInCounts:
-    replies: int = 0
-    confirmed: int = 0
-    opted_out: int = 0
-    expired: int = 0
-    created: int = 0
-    sent: int = 0
-    sent_by_store: Counter = field(default_factory=Counter)
-    deferred: int = 0
-    failed: int = 0
-    suppressed: int = 0
-    errors: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    def summary(self) -> dict[str, Any]:
-        return {k: (dict(v) if isinstance(v, Counter) else v) for k, v in vars(self).items()}
-
-
-def ingest_replies(wh: Warehouse, gateway: GatewayClient, now: datetime, counts: OptInCounts) -> None:
+def ingest_replies(wh: Warehouse, gateway: GatewayClient, now: datetime, counts: RunCounts) -> None:
     with wh.begin() as conn:
         latest = wh.query(conn, "optin/latest_reply")[0]["received_at"]
     since = parse_db_time(latest)
@@ -107,22 +87,22 @@ def ingest_replies(wh: Warehouse, gateway: GatewayClient, now: datetime, counts:
             params = {"phone": r["from_phone"], "at": at, "reply_id": r["reply_id"]}
             if r["action"] == "confirm":
                 res = wh.run(conn, "optin/confirm", dict(params, window_start=at - REPLY_WINDOW))
-                counts.confirmed += res.rowcount or 0
+                counts.add("confirmed", res.rowcount or 0)
             elif r["action"] == "stop":
                 wh.run(conn, "optin/suppress", params)
                 res = wh.run(conn, "optin/opt_out", params)
-                counts.opted_out += max(1, res.rowcount or 0)
+                counts.add("opted_out", max(1, res.rowcount or 0))
             wh.run(conn, "optin/reply_processed", {"reply_id": r["reply_id"], "now": now})
-            counts.replies += 1
+            counts.add("replies")
 
 
-def expire(wh: Warehouse, now: datetime, counts: OptInCounts) -> None:
+def expire(wh: Warehouse, now: datetime, counts: RunCounts) -> None:
     with wh.begin() as conn:
         res = wh.run(conn, "optin/expire", {"cutoff": now - REPLY_WINDOW})
-        counts.expired += res.rowcount or 0
+        counts.add("expired", res.rowcount or 0)
 
 
-def create_requests(wh: Warehouse, settings: Settings, run_id: str, now: datetime, counts: OptInCounts) -> None:
+def create_requests(wh: Warehouse, settings: Settings, run_id: str, now: datetime, counts: RunCounts) -> None:
     mk = settings.integration.marketing
     with wh.begin() as conn:
         wh.run(conn, "optin/lock")
@@ -134,7 +114,7 @@ def create_requests(wh: Warehouse, settings: Settings, run_id: str, now: datetim
                 {"persona_id": r["persona_id"], "attempt": int(r["attempt"]), "phone": r["phone"],
                  "store_id": r["store_id"], "idempotency_key": request_key(r["persona_id"], int(r["attempt"])),
                  "now": now, "run_id": run_id} for r in rows])
-        counts.created += len(rows)
+        counts.add("created", len(rows))
 
 
 def real_clock() -> datetime:
@@ -151,7 +131,7 @@ def send_blocker(at: datetime, timezone: str | None, settings: Settings) -> str 
     return None
 
 
-def send_pending(wh: Warehouse, gateway: GatewayClient, settings: Settings, now: datetime, counts: OptInCounts,
+def send_pending(wh: Warehouse, gateway: GatewayClient, settings: Settings, now: datetime, counts: RunCounts,
                  clock: Callable[[], datetime] = real_clock) -> None:
     with wh.begin() as conn:
         pending = wh.query(conn, "optin/pending")
@@ -160,11 +140,11 @@ def send_pending(wh: Warehouse, gateway: GatewayClient, settings: Settings, now:
         with wh.begin() as conn:  # the opt-out list, checked right before the send
             if wh.query(conn, "optin/is_opted_out", {"phone": req["phone"]})[0]["n"]:
                 wh.run(conn, "optin/mark_opted_out", ident)
-                counts.suppressed += 1
+                counts.add("suppressed")
                 continue
         sent_at = clock()  # the real time, immediately before the send: it alone decides
         if send_blocker(sent_at, req["timezone"], settings):
-            counts.deferred += 1  # stays pending for the next run
+            counts.add("deferred")  # stays pending for the next run
             continue
         try:
             message_id = gateway.send(to=req["phone"], body=message_text(req["store_name"], req["disclaimer"]),
@@ -173,15 +153,13 @@ def send_pending(wh: Warehouse, gateway: GatewayClient, settings: Settings, now:
         except InvalidNumber as exc:
             with wh.begin() as conn:
                 wh.run(conn, "optin/mark_failed", dict(ident, error=str(exc)[:500]))
-            counts.failed += 1
+            counts.add("failed")
             continue
         except RetriesExhausted as exc:  # stays pending; the same key makes the next try safe
             counts.errors.append(str(exc))
             continue
-        crash_point("optin.after_accept")
         record_sent(wh, ident, message_id, sent_at)
-        counts.sent += 1
-        counts.sent_by_store[req["store_id"]] += 1
+        counts.add("sent", at=req["store_id"])
 
 
 def record_sent(wh: Warehouse, ident: dict[str, Any], message_id: str, now: datetime) -> None:
@@ -190,11 +168,11 @@ def record_sent(wh: Warehouse, ident: dict[str, Any], message_id: str, now: date
 
 
 def run_opt_in(wh: Warehouse, gateway: GatewayClient | None, settings: Settings, run_id: str,
-               now: datetime, clock: Callable[[], datetime] | None = None) -> OptInCounts:
+               now: datetime, clock: Callable[[], datetime] | None = None) -> RunCounts:
     """One run's opt-in work. ``now`` is the run's fixed instant; ``clock`` the real time
     (default: the system clock), read before each send."""
     clock = clock or real_clock
-    counts = OptInCounts()
+    counts = RunCounts("opt_in")
     integ, mk = settings.integration, settings.integration.marketing
     if not integ.age_compliant:
         counts.notes.append("age_compliant is false: no opt-in requests (rule 2)")
@@ -215,15 +193,6 @@ def run_opt_in(wh: Warehouse, gateway: GatewayClient | None, settings: Settings,
         return counts
     create_requests(wh, settings, run_id, now, counts)
     send_pending(wh, gateway, settings, now, counts, clock)
-    # etl_runs.opt_ins_sent: counted against the credential feeding the store (first by name).
-    feeds: dict[str, str] = {}
-    for m in sorted(settings.mappings, key=lambda m: m.credential):
-        feeds.setdefault(m.store_id, m.credential)
-    sent = Counter()
-    for store, n in counts.sent_by_store.items():
-        sent[feeds.get(store, "")] += n
-    with wh.begin() as conn:
-        for cred in integ.credentials:
-            wh.run(conn, "optin/run_sent", {"sent": sent[cred], "run_id": run_id, "credential": cred})
+    runs.record_opt_ins_sent(wh, run_id, settings, counts)
     log.info("opt-in: %s", counts.summary())
     return counts

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from .config import Settings
+from .runs import add_note
 from .warehouse import Warehouse, parse_db_time
 
 COLUMNS = ("records_read", "loaded", "updated", "unchanged", "quarantined", "held", "released",
@@ -37,7 +38,7 @@ def run_summary(wh: Warehouse, run_id: str, settings: Settings | None = None) ->
     with wh.begin() as conn:
         if settings is not None:
             for note in skipped_notes(settings):
-                wh.run(conn, "report/run_note", {"run_id": run_id, "note": note})
+                add_note(wh, conn, run_id, note)
         runs = wh.query(conn, "report/run_rows", {"run_id": run_id})
         locs = wh.query(conn, "report/run_location_rows", {"run_id": run_id})
         reasons = wh.query(conn, "report/quarantine_reasons", {"run_id": run_id})

@@ -1,9 +1,13 @@
 """The warehouse: one SQLAlchemy engine, versioned migrations, and SQL from files.
 
-All SQL lives in ``include/sql``. A statement file ``name.sql`` may have a
-dialect variant ``name.postgresql.sql`` or ``name.sqlite.sql``, used instead on
-that database; everything else is shared. Parameters use SQLAlchemy's ``:name``
-style. On SQLite, ``Decimal``, ``date`` and ``datetime`` parameters are bound as
+All SQL lives in ``include/sql`` and is named ``<folder>/<query>`` (``load/lock``).
+A query is either a file of its own, ``<folder>/<query>.sql`` (migrations, the merges
+and the statements ``benchmarks/explain.py`` EXPLAINs), or a ``-- name: <query>``
+section of its folder's ``queries.sql``. Either may have a dialect variant, used
+instead on that database: ``<query>.postgresql.sql`` next to the file, or a section
+of the same name in ``queries.postgresql.sql``; everything else is shared. A
+section with no statement (only a comment saying why) runs nothing on that
+database. Parameters use SQLAlchemy's ``:name`` style. On SQLite, ``Decimal``, ``date`` and ``datetime`` parameters are bound as
 canonical text (``datetime`` always UTC with microseconds, so text order is time
 order); on PostgreSQL they go as native types.
 """
@@ -35,14 +39,45 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-@lru_cache(maxsize=256)
-def _read(path: Path) -> str:
-    return path.read_text(encoding="utf-8")
+DIALECTS = ("sqlite", "postgresql")
+SECTIONS = "queries"  # <folder>/queries.sql holds the folder's named sections
+SECTION_RE = re.compile(r"^--[ \t]*name:[ \t]*(\S+)[ \t]*$", re.MULTILINE)
 
 
-def sql_file(name: str, dialect: str, sql_dir: Path = SQL_DIR) -> str:
-    variant = sql_dir / f"{name}.{dialect}.sql"
-    return _read(variant if variant.exists() else sql_dir / f"{name}.sql")
+class UnknownQuery(KeyError):
+    """A query name that names no file and no section (a typo fails here, and in the suite)."""
+
+
+def read_sections(path: Path) -> dict[str, str]:
+    """The ``-- name: <query>`` sections of a file, each up to the next one ({} when absent)."""
+    if not path.exists():
+        return {}
+    parts = SECTION_RE.split(path.read_text(encoding="utf-8"))
+    sections: dict[str, str] = {}
+    for name, body in zip(parts[1::2], parts[2::2], strict=True):
+        if name in sections:
+            raise ValueError(f"{path}: query {name!r} is defined twice")
+        sections[name] = body.strip()
+    return sections
+
+
+@lru_cache(maxsize=1024)
+def sql_text(name: str, dialect: str, sql_dir: Path = SQL_DIR) -> str:
+    """The SQL of query ``name`` on ``dialect`` (resolved once per process)."""
+    folder, _, query = name.rpartition("/")
+    base = sql_dir / folder if folder else sql_dir
+    files = [base / f"{query}.{dialect}.sql", base / f"{query}.sql"]
+    sections = [read_sections(base / f"{SECTIONS}.{dialect}.sql"), read_sections(base / f"{SECTIONS}.sql")]
+    in_files = [f for f in files if f.exists()]
+    in_sections = [s[query] for s in sections if query in s]
+    if in_files and in_sections:
+        raise ValueError(f"query {name!r} is both a file and a section of {folder}/{SECTIONS}.sql: keep one")
+    if in_files:
+        return in_files[0].read_text(encoding="utf-8")
+    if in_sections:
+        return in_sections[0]
+    raise UnknownQuery(f"no SQL named {name!r}: neither {folder}/{query}.sql nor a `-- name: {query}` "
+                       f"section of {folder}/{SECTIONS}.sql under {sql_dir}")
 
 
 @lru_cache(maxsize=512)
@@ -98,15 +133,17 @@ class Warehouse:
             event.listen(self.engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
 
     def __repr__(self) -> str:
-        return f"Warehouse({self.url.render_as_string(hide_password=True)})"
+        return f"Warehouse({self.safe_url})"
 
     @property
     def safe_url(self) -> str:
-        return self.url.render_as_string(hide_password=True)
+        """The URL for logs: the password, and query parameters that name one (``sslpassword``), masked."""
+        hidden = {k: "hidden" for k in self.url.query if "password" in k.lower()}
+        return self.url.update_query_dict(hidden).render_as_string(hide_password=True)
 
     # ------------------------------------------------------------------ SQL
     def sql(self, name: str) -> str:
-        return sql_file(name, self.dialect, self.sql_dir)
+        return sql_text(name, self.dialect, self.sql_dir)
 
     def bind(self, params: Mapping[str, Any]) -> dict[str, Any]:
         if self.dialect != "sqlite":
@@ -123,7 +160,7 @@ class Warehouse:
         return out
 
     def run(self, conn: Connection, name: str, params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None):
-        """Execute every statement of ``include/sql/<name>.sql``; return the last result."""
+        """Execute every statement of query ``name`` (see the module's docstring); return the last result."""
         result = None
         for stmt in split_statements(self.sql(name)):
             result = self.execute(conn, stmt, params)
@@ -141,7 +178,7 @@ class Warehouse:
         return conn.execute(statement, rows)
 
     def bulk(self, conn: Connection, name: str, rows: Sequence[Mapping[str, Any]]) -> int:
-        """Write many rows with ``include/sql/<name>.sql``, the fastest way each database has.
+        """Write many rows with query ``name``, the fastest way each database has.
 
         On PostgreSQL the file holds one ``COPY table (columns) FROM STDIN`` (psycopg 3
         ``copy`` with ``write_row``, values in that column order), optionally after
@@ -186,7 +223,7 @@ class Warehouse:
     def migrations(self) -> list[tuple[int, str, Path]]:
         found = []
         for path in sorted((self.sql_dir / "migrations").glob("[0-9][0-9][0-9]_*.sql")):
-            if path.name.count(".") > 1:  # dialect variants are picked by sql_file
+            if path.name.count(".") > 1:  # dialect variants are picked by sql_text
                 continue
             found.append((int(path.name[:3]), path.stem, path))
         return found

@@ -12,23 +12,21 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from trident1_aiq.faults import ENV, POINTS
 from trident1_aiq.warehouse import Warehouse
 from trident1_sandbox import SandboxState, ServerThread
 
 from ..factories import identity_snapshot
-from .crash_runner import NOW
+from .crash_runner import NOW, POINTS
 
 pytestmark = pytest.mark.integration
 RUNNER = Path(__file__).with_name("crash_runner.py")
 
 
 def run(port, url, run_id, crash=None):
-    env = {k: v for k, v in os.environ.items() if k != ENV}
-    if crash:
-        env[ENV] = crash
-    return subprocess.run([sys.executable, str(RUNNER), str(port), url, run_id], env=env, timeout=300,
-                          capture_output=True, text=True, check=False)
+    """The day in a separate process; with ``crash``, the runner arms that point (a test-side
+    wrapper around the product function that runs there) and the process SIGKILLs itself."""
+    args = [sys.executable, str(RUNNER), str(port), url, run_id] + ([crash] if crash else [])
+    return subprocess.run(args, env=dict(os.environ), timeout=300, capture_output=True, text=True, check=False)
 
 
 def state(wh, server):

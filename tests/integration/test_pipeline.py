@@ -73,14 +73,14 @@ def test_rule8_rerun_and_overlapping_window_change_nothing(warehouse, sandbox, s
 
 def test_rule8_rerun_skips_what_the_warehouse_has_before_normalising(warehouse, sandbox, settings, monkeypatch):
     """Issue 6: an unchanged rerun normalises and validates only what is not loaded (rejects, held)."""
-    from trident1_aiq import pipeline
+    from trident1_aiq import entities
 
     prepare_run(warehouse, settings, NOW)
     first = ingest(warehouse, sandbox, settings, run_id="r1")
     before = snapshot(warehouse)
     normalised = []
-    real = pipeline.normalize_sale
-    monkeypatch.setattr(pipeline, "normalize_sale", lambda raw, *a: normalised.append(raw) or real(raw, *a))
+    real = entities.normalize_sale
+    monkeypatch.setattr(entities, "normalize_sale", lambda raw, *a: normalised.append(raw) or real(raw, *a))
     second = ingest(warehouse, sandbox, settings, run_id="r2")
     assert second["sales_read"] == first["sales_read"] and second["unchanged"] == first["loaded"] > 0
     assert second["loaded"] == second["updated"] == 0

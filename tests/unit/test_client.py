@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from trident1_aiq.client import RetryPolicy, Trident1Client, Trident1Error
+from trident1_aiq.entities import SALE
 from trident1_sandbox import data
 from trident1_sandbox.app import Faults
 
@@ -29,7 +30,7 @@ def expected_ids(server, since=SINCE, before=NOW):
 
 def test_pagination_follows_cursor_until_null(sandbox):
     c = client(sandbox, page_limit=37)
-    records = c.sales(SINCE, NOW)
+    records = c.window(SALE.path, SINCE, NOW)
     assert sorted(str(r["id"]) for r in records) == expected_ids(sandbox)
     assert c.http.requests_made >= len(records) // 37  # really paged
 
@@ -45,7 +46,7 @@ def test_both_auth_headers_are_sent(sandbox):
 
 def test_duplicates_across_pages_are_removed(sandbox):
     sandbox.state.faults = Faults(duplicate_pages=True)
-    records = client(sandbox, page_limit=25).sales(SINCE, NOW)
+    records = client(sandbox, page_limit=25).window(SALE.path, SINCE, NOW)
     ids = [str(r["id"]) for r in records if r.get("id")]
     assert len(ids) == len(set(ids))
     assert sorted(str(r["id"]) for r in records) == expected_ids(sandbox)
@@ -112,7 +113,7 @@ def test_retry_after_is_capped(sandbox):
 def test_transient_fault_then_success(sandbox, fault):
     sandbox.state.faults = Faults(script=[fault])
     c = client(sandbox)
-    assert sorted(str(r["id"]) for r in c.sales(SINCE, NOW)) == expected_ids(sandbox)
+    assert sorted(str(r["id"]) for r in c.window(SALE.path, SINCE, NOW)) == expected_ids(sandbox)
     assert c.http.retries == 1
 
 
@@ -146,7 +147,7 @@ def test_401_names_the_connection_never_the_key_and_is_not_retried(sandbox):
 def test_400_is_not_retried(sandbox):
     c = client(sandbox)
     with pytest.raises(Trident1Error) as err:
-        c.sales(NOW, NOW - timedelta(hours=1))  # since after before
+        c.window(SALE.path, NOW, NOW - timedelta(hours=1))  # since after before
     assert "400" in str(err.value) and c.http.requests_made == 1
 
 
@@ -160,5 +161,5 @@ def test_404_is_not_retried(sandbox):
 def test_window_parameters_follow_the_contract(sandbox):
     day_start = NOW.replace(hour=0) - timedelta(days=1)
     assert DAY == day_start.date()
-    records = client(sandbox).sales(day_start, NOW.replace(hour=0))
+    records = client(sandbox).window(SALE.path, day_start, NOW.replace(hour=0))
     assert all(day_start.strftime("%Y-%m-%d") <= r["updated_at"][:10] for r in records)

@@ -1,2 +1,0 @@
--- The new and changed sales of the chunk (see load/analyze_staging.postgresql.sql).
-ANALYZE stg_changed

@@ -1,1 +1,0 @@
--- SQLite plans the merge's joins by index without statistics: nothing to do.

@@ -1,1 +1,0 @@
-SELECT location_id, timezone FROM trident1_locations WHERE credential = :credential

@@ -1,2 +1,0 @@
--- Temporary tables are never auto-analysed: without the row count the planner may scan sales whole.
-ANALYZE stg_seen

@@ -1,1 +1,0 @@
--- SQLite plans the look-up by index without statistics: nothing to do.

@@ -1,0 +1,27 @@
+-- PostgreSQL variants of sections of queries.sql (same names), used instead on that database.
+
+-- name: insert_entry
+-- PostgreSQL: COPY the batch into staging, then one INSERT (rule 17: append-only, the
+-- idempotency key makes a rerun write nothing twice). Warehouse.bulk runs the three parts.
+CREATE TEMPORARY TABLE IF NOT EXISTS stg_ledger (
+    entry_id VARCHAR(40), idempotency_key VARCHAR(300), persona_id VARCHAR(40), store_id VARCHAR(100),
+    credential VARCHAR(100), sale_id VARCHAR(200), refund_id VARCHAR(200), entry_type VARCHAR(20),
+    points INTEGER, run_id VARCHAR(250), created_at TIMESTAMP WITH TIME ZONE
+);
+DELETE FROM stg_ledger;
+COPY stg_ledger (entry_id, idempotency_key, persona_id, store_id, credential, sale_id, refund_id,
+    entry_type, points, run_id, created_at) FROM STDIN;
+INSERT INTO loyalty_ledger (entry_id, idempotency_key, persona_id, store_id, credential, sale_id,
+    refund_id, entry_type, points, run_id, created_at)
+SELECT entry_id, idempotency_key, persona_id, store_id, credential, sale_id,
+       refund_id, entry_type, points, run_id, created_at
+FROM stg_ledger
+ON CONFLICT (idempotency_key) DO NOTHING
+
+-- name: lock
+-- The loyalty steps read balances then write entries: one run at a time.
+SELECT pg_advisory_xact_lock(7345903)
+
+-- name: work_analyze
+-- Temporary tables are never auto-analysed: give the planner the work's row count.
+ANALYZE stg_loyalty

@@ -1,1 +1,0 @@
-SELECT state_value FROM loyalty_state WHERE state_key = :state_key

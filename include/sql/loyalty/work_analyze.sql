@@ -1,1 +1,0 @@
--- SQLite plans the work's joins by index without statistics: nothing to do.

@@ -1,1 +1,0 @@
-SELECT COUNT(*) AS n FROM sms_opt_outs WHERE phone = :phone

@@ -1,1 +1,0 @@
-UPDATE etl_runs SET opt_ins_sent = :sent WHERE run_id = :run_id AND credential = :credential

@@ -1,2 +1,0 @@
--- Temporary tables are never auto-analysed: give the planner the candidates' row count.
-ANALYZE stg_candidates

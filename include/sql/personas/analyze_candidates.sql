@@ -1,1 +1,0 @@
--- SQLite plans the matching by index without statistics: nothing to do.

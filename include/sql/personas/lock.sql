@@ -1,2 +1,0 @@
--- SQLite: BEGIN IMMEDIATE already serialises writers.
-SELECT 1

@@ -1,0 +1,41 @@
+-- PostgreSQL variants of sections of queries.sql (same names), used instead on that database.
+
+-- name: analyze_candidates
+-- Temporary tables are never auto-analysed: give the planner the candidates' row count.
+ANALYZE stg_candidates
+
+-- name: insert_candidate
+-- PostgreSQL: COPY into the staging table (Warehouse.bulk writes the rows in this column order).
+COPY stg_candidates (credential, customer_id, phone, email) FROM STDIN
+
+-- name: insert_persona
+-- PostgreSQL: COPY the new personas into staging, then one INSERT (see insert_persona in queries.sql;
+-- rule 15: sourced_from is set once, at creation). Warehouse.bulk runs the three parts.
+CREATE TEMPORARY TABLE IF NOT EXISTS stg_new_personas (
+    persona_id VARCHAR(40), phone VARCHAR(20), email VARCHAR(320), first_name VARCHAR(200),
+    last_name VARCHAR(200), birth_date DATE, created_at TIMESTAMP WITH TIME ZONE
+);
+DELETE FROM stg_new_personas;
+COPY stg_new_personas (persona_id, phone, email, first_name, last_name, birth_date, created_at) FROM STDIN;
+INSERT INTO personas (persona_id, phone, email, first_name, last_name, birth_date,
+    sourced_from, loyalty_member, created_at, updated_at)
+SELECT persona_id, phone, email, first_name, last_name, birth_date, 'Trident 1', FALSE, created_at, created_at
+FROM stg_new_personas
+ON CONFLICT (persona_id) DO NOTHING
+
+-- name: link_source
+-- PostgreSQL: COPY the new links into staging, then one INSERT (see link_source in queries.sql).
+CREATE TEMPORARY TABLE IF NOT EXISTS stg_new_links (
+    credential VARCHAR(100), customer_id VARCHAR(200), persona_id VARCHAR(40),
+    first_seen_at TIMESTAMP WITH TIME ZONE
+);
+DELETE FROM stg_new_links;
+COPY stg_new_links (credential, customer_id, persona_id, first_seen_at) FROM STDIN;
+INSERT INTO persona_sources (credential, customer_id, persona_id, first_seen_at)
+SELECT credential, customer_id, persona_id, first_seen_at FROM stg_new_links
+ON CONFLICT (credential, customer_id) DO NOTHING
+
+-- name: lock
+-- Persona resolution reads then writes: concurrent credential loads take turns here,
+-- so that two of them never create two personas for one phone (rule 14).
+SELECT pg_advisory_xact_lock(7345902)

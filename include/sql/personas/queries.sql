@@ -1,0 +1,45 @@
+-- Named queries of persona resolution (personas.py).
+-- Each `-- name: <query>` section is one named query, run as `personas/<query>`.
+
+-- name: analyze_candidates
+-- SQLite plans the matching by index without statistics: nothing to do.
+
+-- name: fill_persona
+-- Fill what a persona lacks; never overwrite a known phone, email or name.
+UPDATE personas SET
+    phone = COALESCE(phone, :phone),
+    email = COALESCE(email, :email),
+    first_name = COALESCE(first_name, :first_name),
+    last_name = COALESCE(last_name, :last_name),
+    birth_date = COALESCE(birth_date, :birth_date),
+    updated_at = :now
+WHERE persona_id = :persona_id
+
+-- name: insert_candidate
+INSERT INTO stg_candidates (credential, customer_id, phone, email)
+VALUES (:credential, :customer_id, :phone, :email)
+
+-- name: insert_persona
+-- Rule 15: sourced_from is set once, at creation, and never overwritten.
+INSERT INTO personas (persona_id, phone, email, first_name, last_name, birth_date,
+    sourced_from, loyalty_member, created_at, updated_at)
+VALUES (:persona_id, :phone, :email, :first_name, :last_name, :birth_date,
+    'Trident 1', FALSE, :created_at, :created_at)
+ON CONFLICT (persona_id) DO NOTHING
+
+-- name: link_source
+INSERT INTO persona_sources (credential, customer_id, persona_id, first_seen_at)
+VALUES (:credential, :customer_id, :persona_id, :first_seen_at)
+ON CONFLICT (credential, customer_id) DO NOTHING
+
+-- name: lock
+-- SQLite: BEGIN IMMEDIATE already serialises writers.
+
+-- name: stage_candidates
+CREATE TEMPORARY TABLE IF NOT EXISTS stg_candidates (
+    credential VARCHAR(100), customer_id VARCHAR(200), phone VARCHAR(20), email VARCHAR(320)
+);
+CREATE INDEX IF NOT EXISTS stg_candidates_source ON stg_candidates (credential, customer_id);
+CREATE INDEX IF NOT EXISTS stg_candidates_phone ON stg_candidates (phone);
+CREATE INDEX IF NOT EXISTS stg_candidates_email ON stg_candidates (email);
+DELETE FROM stg_candidates;

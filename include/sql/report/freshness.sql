@@ -1,8 +1,0 @@
--- The newest loaded sale of every mapped, active location (null: none yet).
-SELECT m.credential, m.location_id, m.store_id, l.timezone, MAX(s.sold_at) AS newest_sale
-FROM store_mappings AS m
-LEFT JOIN trident1_locations AS l ON l.credential = m.credential AND l.location_id = m.location_id
-LEFT JOIN sales AS s ON s.credential = m.credential AND s.location_id = m.location_id
-WHERE l.active IS NULL OR l.active = TRUE
-GROUP BY m.credential, m.location_id, m.store_id, l.timezone
-ORDER BY m.credential, m.location_id

@@ -1,1 +1,0 @@
-SELECT credential, location_id FROM store_mappings
