@@ -57,7 +57,7 @@ def test_a_record_changed_while_paged_is_listed_again_later_in_its_new_version(f
     fake.start_run(seed=1, repeat_rate=0.0)
     fake.during_listing("acme", "sales", 2, lambda: fake.put("acme", "sales", dict(
         fake.accounts["acme"].sales["S-01"], status="voided", updated_at=z(START + timedelta(minutes=31)))))
-    by_id = {r["id"]: r for r in client(fake, limit=1).sales(START, START + timedelta(hours=1))}  # deduplicated
+    by_id = {r["id"]: r for r in client(fake, limit=1).window("/sales", START, START + timedelta(hours=1))}  # deduplicated
     assert len(by_id) == 12 and by_id["S-01"]["status"] == "voided"
 
 
@@ -66,9 +66,9 @@ def test_windows_are_on_updated_at_and_refunds_on_created_at(fake):
     fake.put("acme", "refunds", build_refund(refund_id="R-1", sale=sale, location=_location("acme", "LOC-1"),
                                              at=START + timedelta(hours=5), amount=sale_amount(sale)))
     c = client(fake)
-    assert [r["id"] for r in c.sales(START + timedelta(minutes=5), START + timedelta(minutes=7))] == ["S-05", "S-06"]
-    assert c.refunds(START, START + timedelta(hours=5)) == []
-    assert [r["id"] for r in c.refunds(START + timedelta(hours=5), START + timedelta(hours=6))] == ["R-1"]
+    assert [r["id"] for r in c.window("/sales", START + timedelta(minutes=5), START + timedelta(minutes=7))] == ["S-05", "S-06"]
+    assert c.window("/refunds", START, START + timedelta(hours=5)) == []
+    assert [r["id"] for r in c.window("/refunds", START + timedelta(hours=5), START + timedelta(hours=6))] == ["R-1"]
 
 
 def sale_amount(sale):
@@ -84,7 +84,7 @@ def sale_amount(sale):
 ])
 def test_bad_windows_and_limits_are_400(fake, since, before, limit, message):
     with pytest.raises(Trident1Error) as err:
-        client(fake, limit=limit).sales(since, before)
+        client(fake, limit=limit).window("/sales", since, before)
     assert err.value.status == 400 and message in str(err.value)
 
 
@@ -98,7 +98,7 @@ def test_wrong_key_is_401_and_names_no_key(fake):
 
 def test_transient_faults_are_retried(fake):
     fake.start_run(seed=5, fault_rate=0.5)
-    assert len(client(fake).sales(START, START + timedelta(hours=1))) == 12
+    assert len(client(fake).window("/sales", START, START + timedelta(hours=1))) == 12
     asked = [(path, tuple(sorted(q.items()))) for _m, path, q in fake.requests]
     assert len(asked) > len(set(asked))  # the same request again after a 503 or a 429
 
