@@ -115,14 +115,22 @@ def enroll(wh: Warehouse, conn: Connection, settings: Settings, now: datetime, c
     current = {r["persona_id"]: parse_db_time(r["loyalty_enrolled_at"])
                for r in wh.query(conn, "loyalty/enrolled_personas")}
     updates = []
+    qualified = set()
     for r in wh.query(conn, "loyalty/first_qualifying_sales", {"purchased_after": loyalty.purchased_after}):
+        qualified.add(r["persona_id"])
         enrolled_at = max(loyalty.enabled_at, parse_db_time(r["first_sale"]))
         if current.get(r["persona_id"]) != enrolled_at:
             updates.append({"persona_id": r["persona_id"], "enrolled_at": enrolled_at, "now": now})
             counts.add("enrollment_changed" if r["persona_id"] in current else "enrolled")
     if updates:
         wh.run(conn, "loyalty/enroll", updates)
-    return [u["persona_id"] for u in updates if u["persona_id"] in current]
+    # Members of this run's work with no qualifying purchase left (a void took the only one):
+    # never eligible, from the data alone — the same warehouse whatever order the runs saw it in.
+    gone = [{"persona_id": p, "now": now} for p in current if p not in qualified]
+    if gone:
+        wh.run(conn, "loyalty/unenroll", gone)
+        counts.add("enrollment_changed", len(gone))
+    return [u["persona_id"] for u in updates if u["persona_id"] in current] + [g["persona_id"] for g in gone]
 
 
 def earn(ledger: Ledger, settings: Settings, counts: RunCounts) -> None:

@@ -1,3 +1,6 @@
+INSERT INTO stg_refunds_read (credential, refund_id)
+SELECT credential, refund_id FROM stg_refunds WHERE refund_id IS NOT NULL;
+
 -- Refunds never change after they are created: the first load wins, reruns add nothing.
 DELETE FROM stg_refunds
 WHERE EXISTS (SELECT 1 FROM refunds AS r

@@ -92,6 +92,8 @@ CREATE TEMPORARY TABLE IF NOT EXISTS stg_refunds (
     amount NUMERIC(12,2), tax NUMERIC(12,2), total NUMERIC(12,2), reason VARCHAR(200),
     loaded_at TIMESTAMP WITH TIME ZONE, run_id VARCHAR(250)
 );
+-- The refunds a chunk staged, before the merge drops those already loaded: what it releases.
+CREATE TEMPORARY TABLE IF NOT EXISTS stg_refunds_read (credential VARCHAR(100), refund_id VARCHAR(200));
 -- Keys indexed: the merge and release joins probe them whatever the planner guesses.
 CREATE INDEX IF NOT EXISTS stg_sales_key ON stg_sales (credential, sale_id);
 CREATE INDEX IF NOT EXISTS stg_sale_items_key ON stg_sale_items (credential, sale_id);
@@ -103,6 +105,7 @@ DELETE FROM stg_sale_items;
 DELETE FROM stg_sale_discounts;
 DELETE FROM stg_changed;
 DELETE FROM stg_refunds;
+DELETE FROM stg_refunds_read;
 
 -- name: stage_refunds
 INSERT INTO stg_refunds (credential, refund_id, sale_id, location_id, store_id, refunded_at,

@@ -5,6 +5,12 @@
 UPDATE personas SET loyalty_member = TRUE, loyalty_enrolled_at = :enrolled_at, updated_at = :now
 WHERE persona_id = :persona_id
 
+-- name: unenroll
+-- Rule 4, from the data alone: a member none of whose purchases qualifies any more (its only
+-- sale was voided) was never eligible, as a warehouse that first saw the sale voided knows.
+UPDATE personas SET loyalty_member = FALSE, loyalty_enrolled_at = NULL, updated_at = :now
+WHERE persona_id = :persona_id
+
 -- name: enrolled_personas
 SELECT persona_id, loyalty_enrolled_at FROM personas
 WHERE loyalty_member = TRUE
