@@ -167,3 +167,22 @@ def test_findingC_a_pending_request_is_not_sent_once_the_only_purchase_is_voided
     h.run(days_back=0)
     assert h.ref.sales_table()[sale][0] == "voided"
     assert h.gateway.messages == {}
+
+
+@pending("C", "new finding C (model test): a next attempt is created and sent after the persona's only "
+         "purchase was voided (optin/next_attempts.sql checks no purchase)")
+def test_findingC_no_second_attempt_once_the_only_purchase_is_voided(warehouse):
+    """Shrunk from the model test: raj's first request goes out; his sale is voided (loaded by
+    the next run); a week later the request expires and a second attempt is created and sent,
+    though raj has no purchase any more (rule 22; rule 23 only allows a *next* request)."""
+    h = Harness(warehouse, Settings(marketing_enabled_at=START - timedelta(days=3)))
+    sale = h.sell(ACME_1, RAJ, LINES)
+    h.run(days_back=0)
+    assert list(h.gateway.messages) and all(k.endswith(":1") for k in h.gateway.messages)
+    h.void(sale)
+    h.run(days_back=0)
+    h.advance(7 * 24 + 1)
+    h.run(days_back=0)
+    assert [r["status"] for r in adapter.rows(h.wh, "SELECT status FROM opt_in_requests WHERE attempt = 1")] == \
+        ["expired"]
+    assert [k for k in h.gateway.messages if k.endswith(":2")] == []
