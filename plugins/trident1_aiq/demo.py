@@ -43,6 +43,23 @@ def variable_env() -> dict[str, str]:
     return {f"AIRFLOW_VAR_{name.upper()}": text for name, text in demo_variables().items()}
 
 
+def seed_demo_variables() -> list[str]:
+    """Store the demo's Variables (``config/``) in Airflow's metadata DB where Airflow holds none
+    yet, and return their names. The demo asks for the starting values explicitly; whatever an
+    admin set since (``airflow variables set``, the console's Store mappings page, an
+    ``AIRFLOW_VAR_*``) is left as it is and wins."""
+    from airflow.models.variable import Variable  # noqa: AIR311 — outside a task: the metadata DB
+
+    from .config import VARIABLES, default_variable_text
+
+    seeded = []
+    for name in VARIABLES:
+        if Variable.get(name, default_var=None) is None:  # noqa: AIR311
+            Variable.set(name, default_variable_text(name), description="from config/ by make run")  # noqa: AIR311
+            seeded.append(name)
+    return seeded
+
+
 def run_env(sandbox_url: str, warehouse_path: Path, environ: Mapping[str, str]) -> dict[str, str]:
     """The Connections a demo run sets: the sandbox's, and the SQLite warehouse unless the user
     gave a ``warehouse_default`` of their own (``AIRFLOW_CONN_WAREHOUSE_DEFAULT``), which wins."""
@@ -67,8 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     with ServerThread() as sandbox:
         os.environ.update(run_env(sandbox.url, args.warehouse, os.environ))
-        for name, value in variable_env().items():  # Variables the user set win over the demo's
-            os.environ.setdefault(name, value)
+        seeded = seed_demo_variables()
+        if seeded:
+            print(f"demo: stored the starting Variables {', '.join(seeded)} from config/ (Airflow had none)")
         sys.path.insert(0, str(ROOT / "dags"))
         from trident1_sales_daily import DAG  # noqa: PLC0415
 

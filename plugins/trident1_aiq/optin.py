@@ -108,7 +108,8 @@ def create_requests(wh: Warehouse, settings: Settings, run_id: str, now: datetim
         wh.run(conn, "optin/lock")
         rows = [dict(r, attempt=1) for r in wh.query(conn, "optin/first_candidates",
                                                      {"purchased_after": mk.purchased_after})]
-        rows += wh.query(conn, "optin/next_attempts", {"max_requests": mk.max_requests})
+        rows += wh.query(conn, "optin/next_attempts", {"max_requests": mk.max_requests,
+                                                       "purchased_after": mk.purchased_after})
         if rows:
             wh.run(conn, "optin/insert_request", [
                 {"persona_id": r["persona_id"], "attempt": int(r["attempt"]), "phone": r["phone"],
@@ -126,6 +127,8 @@ def send_blocker(at: datetime, timezone: str | None, settings: Settings) -> str 
     first = settings.integration.marketing.first_send_at()
     if first is None or at < first:
         return "before enabled_at + 24 h"
+    if not timezone:  # no store (or no time zone) to judge quiet hours by: never guess UTC
+        return "store time zone unknown"
     if not within_send_hours(at, timezone):
         return "quiet hours"
     return None
@@ -134,9 +137,14 @@ def send_blocker(at: datetime, timezone: str | None, settings: Settings) -> str 
 def send_pending(wh: Warehouse, gateway: GatewayClient, settings: Settings, now: datetime, counts: RunCounts,
                  clock: Callable[[], datetime] = real_clock) -> None:
     with wh.begin() as conn:
-        pending = wh.query(conn, "optin/pending")
+        pending = wh.query(conn, "optin/pending", {"purchased_after": settings.integration.marketing.purchased_after})
     for req in pending:
         ident = {"persona_id": req["persona_id"], "attempt": req["attempt"]}
+        if not int(req["eligible"]):  # its only purchase was voided since: not texted (rule 22)
+            with wh.begin() as conn:  # never sent: withdrawn, so a later purchase may ask again
+                wh.run(conn, "optin/withdraw", ident)
+            counts.add("suppressed")
+            continue
         with wh.begin() as conn:  # the opt-out list, checked right before the send
             if wh.query(conn, "optin/is_opted_out", {"phone": req["phone"]})[0]["n"]:
                 wh.run(conn, "optin/mark_opted_out", ident)

@@ -199,22 +199,24 @@ def _plain_checks(rows: list[dict[str, Any]], checks: list[Any]) -> dict[int, li
 VALIDATION = os.environ.get("MODEL_GX", "plain")
 
 
-def validation_engine():
-    """A context manager that swaps the GX engine per ``MODEL_GX`` (plain, real, both)."""
+def validation_engine(mode: str | None = None):
+    """A context manager that swaps the GX engine per ``mode`` / ``MODEL_GX`` (plain, real, both)."""
     import contextlib
 
     from trident1_aiq import validate
 
+    mode = mode or VALIDATION
+
     @contextlib.contextmanager
     def swap():
         real = validate.run_checks
-        if VALIDATION == "real":
+        if mode == "real":
             yield
             return
 
         def both(rows, checks):
             plain = _plain_checks(rows, checks)
-            if VALIDATION == "both":
+            if mode == "both":
                 gx = real(rows, checks)
                 assert {k: sorted(v) for k, v in gx.items()} == {k: sorted(v) for k, v in plain.items()}, \
                     f"GX and the plain evaluation disagree: {gx} != {plain}"

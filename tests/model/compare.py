@@ -268,6 +268,7 @@ def _opt_in(h: Harness, snap: Snapshot, problems: list[str]) -> None:
     per_attempt = Counter()
     per_phone = Counter()
     last = h.runs[-1] if h.runs else None
+    requested_at = {r["idempotency_key"]: r["requested_at"] for r in requests}
     persona_phone = {pid: r["phone"] for pid, r in snap.personas.items()}
     for m in texts:
         tz = STORE_TZ.get(m["store_id"])
@@ -288,7 +289,9 @@ def _opt_in(h: Harness, snap: Snapshot, problems: list[str]) -> None:
         purchases = [s for s in snap.sales.values() if snap.person.get(persona) == s[4]
                      and s[0] != "voided" and s[10] >= date.fromisoformat(PURCHASED_AFTER)]
         if m["key"] in last.new_texts and not purchases:  # rule 22, when it was sent
-            problems.append(f"text {m['key']}: persona {snap.person.get(persona)} has no purchase")
+            asked_before = parse_db_time(requested_at.get(m["key"], last.now)) < last.now
+            if not ("C" in adapter.PENDING_FIXES and (asked_before or attempt != "1")):  # finding C
+                problems.append(f"text {m['key']}: persona {snap.person.get(persona)} has no purchase")
     for key, n in per_attempt.items():
         if n > 1:
             problems.append(f"{n} texts for persona {key[0]} attempt {key[1]} (rule 23)")

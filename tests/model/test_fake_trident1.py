@@ -121,3 +121,28 @@ def test_gateway_idempotency_invalid_numbers_and_replies():
 def test_the_fake_is_reached_only_through_the_session():
     with pytest.raises(requests.ConnectionError):
         session_for({}).get("http://acme.t1.test/api/v1/locations", timeout=1)
+
+
+def test_the_plain_evaluation_of_the_checks_agrees_with_great_expectations(tmp_path):
+    """The model test evaluates the product's check list in plain Python (speed); here a history
+    with rejects (unknown status, unknown location), held and good records runs through both."""
+    pytest.importorskip("great_expectations")
+    from trident1_aiq.warehouse import Warehouse, sqlite_url
+
+    from .world import Harness
+
+    wh = Warehouse(sqlite_url(tmp_path / "w.db"))
+    wh.migrate()
+    h = Harness(wh, mapped={("acme", "LOC-1"), ("bolt", "LOC-1")})
+    with adapter.validation_engine("both"):
+        sales = [h.sell(place, who, [("1", "10.00", True), ("0.5", "3.99", False)], status)
+                 for place, who, status in ((("acme", "LOC-1"), 1, "completed"), (("acme", "LOC-9"), 0, "completed"),
+                                            (("acme", "LOC-2"), 2, "completed"), (("acme", "LOC-1"), 3, "open"),
+                                            (("bolt", "LOC-1"), 1, "completed"))]
+        h.refund(sales[0], full=False)
+        h.run(days_back=0, chunk=3)
+        h.complete(sales[3])
+        h.run(days_back=0, chunk=4)
+    wh.dispose()
+    assert len(h.ref.sales) == 3 and h.ref.open_quarantine() == {
+        ("acme", "sale", sales[1][1]): False, ("acme", "sale", sales[2][1]): True}

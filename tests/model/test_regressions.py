@@ -148,3 +148,41 @@ def test_findingB_loaded_sale_and_refund_reread_under_an_unmapped_location_are_t
     held = {(r["record_key"]) for r in _open_held(h)}
     refund_id = next(k for (c, k) in h.ref.refunds if c == "acme")
     assert (sale[1] in held) == (refund_id in held), f"held: {sorted(held)}"
+
+
+@pending("C", "new finding C (model test): a pending opt-in request is sent after the persona's only "
+         "purchase was voided (eligibility is not checked again at the send)")
+def test_findingC_a_pending_request_is_not_sent_once_the_only_purchase_is_voided(warehouse):
+    """Shrunk: raj buys in Denver; the run at 21:10 store time creates his request, which waits
+    for the morning (quiet hours). The sale is voided; the morning run sends the request anyway,
+    though raj has no purchase any more (rule 22: a voided sale is no purchase). The opt-out list
+    is checked right before each send; eligibility is not."""
+    h = Harness(warehouse, Settings(marketing_enabled_at=START - timedelta(days=3)))
+    sale = h.sell(ACME_1, RAJ, LINES)
+    h.t = datetime(2026, 11, 21, 4, 10, tzinfo=START.tzinfo)  # 21:10 in Denver
+    h.run(days_back=0)
+    assert [r["status"] for r in adapter.rows(h.wh, "SELECT status FROM opt_in_requests")] == ["pending"]
+    h.void(sale)
+    h.t = datetime(2026, 11, 21, 16, 0, tzinfo=START.tzinfo)  # 09:00 in Denver
+    h.run(days_back=0)
+    assert h.ref.sales_table()[sale][0] == "voided"
+    assert h.gateway.messages == {}
+
+
+@pending("C", "new finding C (model test): a next attempt is created and sent after the persona's only "
+         "purchase was voided (optin/next_attempts.sql checks no purchase)")
+def test_findingC_no_second_attempt_once_the_only_purchase_is_voided(warehouse):
+    """Shrunk from the model test: raj's first request goes out; his sale is voided (loaded by
+    the next run); a week later the request expires and a second attempt is created and sent,
+    though raj has no purchase any more (rule 22; rule 23 only allows a *next* request)."""
+    h = Harness(warehouse, Settings(marketing_enabled_at=START - timedelta(days=3)))
+    sale = h.sell(ACME_1, RAJ, LINES)
+    h.run(days_back=0)
+    assert list(h.gateway.messages) and all(k.endswith(":1") for k in h.gateway.messages)
+    h.void(sale)
+    h.run(days_back=0)
+    h.advance(7 * 24 + 1)
+    h.run(days_back=0)
+    assert [r["status"] for r in adapter.rows(h.wh, "SELECT status FROM opt_in_requests WHERE attempt = 1")] == \
+        ["expired"]
+    assert [k for k in h.gateway.messages if k.endswith(":2")] == []

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from trident1_aiq.optin import message_text, reply_action, within_send_hours
+from trident1_aiq.config import demo_settings
+from trident1_aiq.optin import message_text, reply_action, send_blocker, within_send_hours
 
 pytestmark = pytest.mark.unit
 
@@ -30,3 +31,11 @@ def test_rule26_message_names_store_confirm_stop_and_disclaimer():
     text = message_text("Mile High Downtown", "Must be 21+.")
     assert "Mile High Downtown" in text and "YES" in text and "STOP" in text and text.endswith("Must be 21+.")
     assert "None" not in message_text("Empire SoHo", None)
+
+
+def test_rule24_no_send_when_the_store_time_zone_is_unknown():
+    """Quiet hours need the store's clock: without it nothing is sent (never judged as UTC)."""
+    settings = demo_settings()
+    noon_utc = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+    assert send_blocker(noon_utc, None, settings) == "store time zone unknown"
+    assert send_blocker(noon_utc, "Europe/London", settings) is None

@@ -58,6 +58,12 @@ WHERE persona_id = :persona_id AND attempt = :attempt AND status = 'pending'
 UPDATE opt_in_requests SET status = 'sent', sent_at = :now, message_id = :message_id
 WHERE persona_id = :persona_id AND attempt = :attempt AND status = 'pending'
 
+-- name: withdraw
+-- Rule 22 no longer holds for a request not sent yet (its only purchase was voided): it goes,
+-- leaving the persona as if never asked, so a later purchase may bring a first request again.
+DELETE FROM opt_in_requests
+WHERE persona_id = :persona_id AND attempt = :attempt AND status = 'pending'
+
 -- name: next_attempts
 -- Rule 23: the next attempt only after the previous one expired unanswered.
 SELECT r.persona_id, r.attempt + 1 AS attempt, p.phone,
@@ -69,6 +75,9 @@ WHERE r.status = 'expired'
   AND r.attempt < :max_requests
   AND r.attempt = (SELECT MAX(x.attempt) FROM opt_in_requests AS x WHERE x.persona_id = r.persona_id)
   AND p.phone IS NOT NULL
+  AND EXISTS (SELECT 1 FROM sales AS s  -- rule 22 still holds: a purchase that was not voided
+              WHERE s.persona_id = p.persona_id AND s.business_date >= :purchased_after
+                AND s.status IN ('completed', 'refunded', 'partially_refunded'))
   AND NOT EXISTS (SELECT 1 FROM sms_opt_outs AS o WHERE o.phone = p.phone)
 ORDER BY r.persona_id
 
@@ -78,8 +87,14 @@ UPDATE opt_in_requests SET status = 'opted_out', responded_at = :at
 WHERE phone = :phone AND status IN ('pending', 'sent')
 
 -- name: pending
+-- `eligible`: rule 22 still holds when the text is about to go (a void may have taken the
+-- persona's only purchase since the request was created).
 SELECT r.persona_id, r.attempt, r.phone, r.store_id, r.idempotency_key,
-       st.name AS store_name, st.timezone, st.disclaimer
+       st.name AS store_name, st.timezone, st.disclaimer,
+       CASE WHEN EXISTS (SELECT 1 FROM sales AS s
+                         WHERE s.persona_id = r.persona_id AND s.business_date >= :purchased_after
+                           AND s.status IN ('completed', 'refunded', 'partially_refunded'))
+            THEN 1 ELSE 0 END AS eligible
 FROM opt_in_requests AS r
 LEFT JOIN retail_stores AS st ON st.store_id = r.store_id
 WHERE r.status = 'pending'
