@@ -3,7 +3,7 @@
 # DAG, the package, its SQL and the default Variables, in the layout trident1_aiq/paths.py expects
 # (/opt/airflow/plugins/trident1_aiq next to /opt/airflow/include/sql and /opt/airflow/config).
 # Not in the image: the development sandbox (plugins/trident1_sandbox), tests/ and benchmarks/.
-# tests/unit/test_image.py checks these lines against the tree (CI has no Docker daemon).
+# tests/unit/test_deploy.py checks these lines against the tree (CI has no Docker daemon).
 FROM apache/airflow:3.3.2-python3.11
 COPY requirements-runtime.txt /requirements-runtime.txt
 RUN pip install --no-cache-dir -r /requirements-runtime.txt

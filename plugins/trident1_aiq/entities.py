@@ -3,7 +3,7 @@
 ``pipeline.ingest_credential`` reads them in the order of :data:`ENTITIES` through one
 code path; everything that differs between a customer, a sale and a refund is here:
 
-* where it is listed (``path``, ``trident1-api.md``) and which field orders its versions;
+* where it is listed (``path``, docs/external-apis.md) and which field orders its versions;
 * its key in the warehouse (the record's API ``id`` is the last column, with the credential);
 * whether a newer version replaces the stored one (``version``; rule 8) or a record never
   changes once created, so one the warehouse has is skipped when read again;

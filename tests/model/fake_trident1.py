@@ -1,5 +1,5 @@
 """An independent, in-process Trident1 POS API and AIQ SMS gateway, written from the contracts
-(``/work/shared/trident1-api.md``, ``sms-gateway-api.md``) and driven by an explicit history.
+(``docs/external-apis.md``) and driven by an explicit history.
 
 Nothing here comes from the project's sandbox: records are whatever the test puts in, and the
 server is as hostile as the contract allows:

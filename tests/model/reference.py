@@ -1,6 +1,6 @@
 """A small, obviously-correct reference model of what the warehouse must contain.
 
-Written from ``/work/shared/domain-rules.md`` (rule numbers in the comments), in plain Python,
+Written from the rulebook, ``docs/rules.md`` (rule numbers in the comments), in plain Python,
 knowing nothing of the product's code. Its input is what the Trident1 API served in each run (the
 contract leaves paging open: the fake logs what it really returned), the mappings of that run,
 and the settings. Where an exact model would be long, :mod:`test_model_based` asserts an
