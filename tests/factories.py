@@ -6,9 +6,12 @@ or from ``conftest.py``; the fixtures built on them live in ``conftest.py``.
 
 from __future__ import annotations
 
+import json
 import os
+import threading
 import uuid
 from datetime import UTC, date, datetime
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -148,3 +151,28 @@ def ingest(wh, server, settings, name="acme", run_id="run-1", day=DAY, now=NOW, 
 def scalar(wh, sql, **params):
     with wh.begin() as conn:
         return wh.execute(conn, sql, params).scalar()
+
+
+class Webhook:
+    """A local HTTP receiver of alert webhooks: what it was sent, in order."""
+
+    def __init__(self):
+        self.received: list[tuple[dict, dict]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's name
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                outer.received.append((dict(self.headers), json.loads(body)))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()

@@ -18,7 +18,7 @@ from trident1_aiq.warehouse import Warehouse, sqlite_url
 from trident1_sandbox import SandboxState, ServerThread, data
 from trident1_sandbox.data import DEFAULT_STORES
 
-from ..factories import DAY, NOW, ROOT, drop_pg_database, make_pg_database, require_postgres
+from ..factories import DAY, NOW, ROOT, Webhook, drop_pg_database, make_pg_database, require_postgres
 
 pytestmark = [pytest.mark.integration, pytest.mark.dag]
 SECRET_KEYS = {"acme": "KEY-acme-7f3a9c1e-DO-NOT-LOG", "bolt": "KEY-bolt-2b8d44aa-DO-NOT-LOG"}
@@ -202,6 +202,26 @@ def test_rule7_failed_check_config_skips_later_steps_and_writes_nothing(wired, m
     assert [(r.credential, r.status) for r in rows] == [("*", "failed")]
     assert "D-99" in rows[0].notes and "in-store-only" in rows[0].notes
     assert "get_template_env" not in caplog.text
+
+
+def test_failure_callback_delivers_its_alert_under_dags_test(wired, monkeypatch):
+    """Defect 8: under `dag.test()` the failure callback crashed on the serialized DAG and buried
+    the run's real error; now it runs and the alert names the run's failure."""
+    hook = Webhook()
+    try:
+        monkeypatch.setenv("AIRFLOW_CONN_AIQ_ALERTS_WEBHOOK", json.dumps(
+            {"conn_type": "http", "host": "127.0.0.1", "port": hook.port, "schema": "http", "password": "t"}))
+        integ = json.loads(default_variable_text("trident1_integration"))
+        integ["alerts"] = {"enabled": True, "channel": "webhook"}
+        monkeypatch.setenv("AIRFLOW_VAR_TRIDENT1_INTEGRATION", json.dumps(integ))
+        bolt = json.loads(os.environ["AIRFLOW_CONN_TRIDENT1_BOLT"])
+        monkeypatch.setenv("AIRFLOW_CONN_TRIDENT1_BOLT", json.dumps(dict(bolt, password="revoked-key")))
+        dr = run_day()
+        assert not str(dr.state).endswith("success")
+        failures = [body for _, body in hook.received if body.get("kind") == "failure"]
+        assert failures, "the failure callback delivered nothing"
+    finally:
+        hook.close()
 
 
 def test_a_failed_ingest_of_one_credential_still_lets_loyalty_and_opt_in_run(wired, monkeypatch):

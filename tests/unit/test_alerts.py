@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import socketserver
 import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from types import SimpleNamespace
 
 import pytest
@@ -15,30 +14,9 @@ from trident1_aiq.config import default_variable_text, demo_settings
 from trident1_aiq.demo import variable_env
 from trident1_aiq.notifier import FailureNotifier
 
+from ..factories import Webhook
+
 pytestmark = pytest.mark.unit
-
-
-class Webhook:
-    def __init__(self):
-        self.received: list[tuple[dict, dict]] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - http.server's name
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                outer.received.append((dict(self.headers), json.loads(body)))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = HTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
 
 
 class Smtp:
