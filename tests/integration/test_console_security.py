@@ -291,3 +291,14 @@ def test_pages_forbid_framing_by_other_sites_and_scripts(console):
     login(client, "viewer")
     csp = client.get("/trident1/health").headers["content-security-policy"]
     assert "frame-ancestors 'self'" in csp and "default-src 'none'" in csp
+
+
+def test_trigger_refuses_a_day_that_has_not_ended(console):
+    from datetime import UTC, datetime
+
+    client, _ = console
+    login(client, "admin")
+    csrf, _ = form_token(client)
+    today = datetime.now(UTC).date().isoformat()
+    r = client.post("/trident1/trigger", data={"csrf_token": csrf, "day": today})
+    assert r.status_code == 400 and "has not ended yet" in r.text

@@ -205,9 +205,9 @@ def create_app() -> FastAPI:
         unpause: Annotated[str, Form(max_length=10)] = "",
     ) -> HTMLResponse:
         check_csrf(csrf_token, user.get_name())
-        if day > datetime.now(UTC).date():
+        if day >= datetime.now(UTC).date():  # a business day is run once it has ended (UTC)
             return mappings_response(user, session, status_code=400,
-                                     problems=[f"{day.isoformat()} is in the future: pick a day that has ended."])
+                                     problems=[f"{day.isoformat()} has not ended yet: pick a day that has ended."])
         do_unpause = bool(unpause) and _permissions(user)["unpause"]
         try:
             run_id = airflow_side.trigger(session, day, user.get_name(), unpause=do_unpause)
