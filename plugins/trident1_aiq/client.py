@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 import requests
 from tenacity import (
     RetryCallState,
@@ -136,8 +137,9 @@ class HttpJsonClient:
         if status >= 400:
             raise Trident1Error(f"{where}: {status} {text}", status, code)
         try:
-            body = resp.json()
-        except ValueError:
+            # msgspec decodes a page several times faster than the json module, each page once.
+            body = msgspec.json.decode(resp.content)
+        except ValueError:  # msgspec.DecodeError is a ValueError
             raise TransientError(f"{where}: {status} response is not valid JSON") from None
         if check is not None and not check(body):
             raise TransientError(f"{where}: {status} response lacks the expected fields")

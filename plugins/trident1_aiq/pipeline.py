@@ -12,6 +12,7 @@ import json
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
@@ -24,6 +25,7 @@ from .entities import ENTITIES, Entity, Source
 from .load import held_records, merge, quarantine, sync_settings, upsert_catalogue
 from .normalize import parse_time, to_utc
 from .personas import resolve_personas
+from .readahead import read_ahead
 from .runs import RunCounts
 from .validate import prefetch as prefetch_validation
 from .warehouse import Warehouse, parse_db_time
@@ -109,6 +111,42 @@ def chunked(pages: Iterator[list[dict]], size: int, counts: RunCounts, seen: Lat
         yield chunk
 
 
+class Writer:
+    """Runs each chunk's write (merge, quarantine, hold) behind the next chunk's processing.
+
+    On PostgreSQL the merge is the server's work: while it runs, this process normalises
+    and validates the next chunk. Writes stay in chunk order and one at a time (a write
+    waits for the one before it), so at most one chunk's rows wait here; a write that
+    fails is raised at the next ``submit`` or at ``drain``, and the run fails as it would
+    have. SQLite allows one writer at a time, so there the write runs at once, inline.
+    """
+
+    def __init__(self, overlap: bool) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chunk-writer") if overlap else None
+        self._last: Future | None = None
+
+    def submit(self, write: Callable[[], None]) -> None:
+        self.drain()
+        if self._pool is None:
+            write()
+        else:
+            self._last = self._pool.submit(write)
+
+    def drain(self) -> None:
+        """Wait for the pending write; raise its error."""
+        last, self._last = self._last, None
+        if last is not None:
+            last.result()
+
+    def close(self) -> None:
+        """Wait for the pending write without raising (the caller is already failing), then stop."""
+        if self._last is not None:
+            wait([self._last])
+            self._last = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+
+
 @dataclass
 class Batch:
     """Everything one credential's chunks share: warehouse, settings, catalogue, counts."""
@@ -121,6 +159,7 @@ class Batch:
     known: set[str]  # location ids the credential's /locations reports
     held_keys: set[str]  # keys of the held records of now-mapped locations
     counts: RunCounts
+    writer: Writer
 
     @property
     def credential(self) -> str:
@@ -219,13 +258,17 @@ def process_chunk(b: Batch, e: Entity, raw: list[dict]) -> None:
         c.add("personas_merged", res.merged)
     if not e.merge:
         return
-    merged = _write(b, e, [(r, b.mapping[r.location_id], persona[i]) for i, r in enumerate(load)], bad, hold)
-    for measure, by_location in merged.items():
-        c.add(measure, by_location)
-    if e.report_unchanged:
-        c.add("unchanged", _by_location(load) - merged.get("loaded", Counter()) - merged.get("updated", Counter()))
-    if e.report_released:
-        c.add("released", _by_location([r for r in load if r.key in b.held_keys]))
+
+    def write() -> None:
+        merged = _write(b, e, [(r, b.mapping[r.location_id], persona[i]) for i, r in enumerate(load)], bad, hold)
+        for measure, by_location in merged.items():
+            c.add(measure, by_location)
+        if e.report_unchanged:
+            c.add("unchanged", _by_location(load) - merged.get("loaded", Counter()) - merged.get("updated", Counter()))
+        if e.report_released:
+            c.add("released", _by_location([r for r in load if r.key in b.held_keys]))
+
+    b.writer.submit(write)
 
 
 def _write(b: Batch, e: Entity, rows: list[tuple[Any, str, str | None]], bad: list, hold: list) -> dict[str, Counter]:
@@ -264,6 +307,7 @@ def ingest_credential(
     size = chunk_size or settings.integration.chunk_size
     mapping = settings.mapping_for(credential)
     runs.start(wh, run_id, credential, window.business_date, window.start, window.end, now)
+    writer = Writer(overlap=wh.dialect == "postgresql")
     try:
         with counts.step("extract"):
             locations = client.locations()
@@ -276,15 +320,19 @@ def ingest_credential(
             upsert_catalogue(wh, conn, credential, locations, discounts, now)
             held = [h for h in held_records(wh, conn, credential) if h["location_id"] in mapping]
         b = Batch(wh, run_id, now, Source(credential, tz_of, settings.integration.phone_region), mapping, known,
-                  {h["record_key"] for h in held}, counts)
+                  {h["record_key"] for h in held}, counts, writer)
 
         for e in ENTITIES:
             seen = LatestSeen()
-            for raw in chunked(client.iter_window(e.path, window.start, window.end), size, counts, seen,
+            # The next pages are fetched (and decoded) while a chunk is processed: at most a chunk ahead.
+            pages = read_ahead(client.iter_window(e.path, window.start, window.end),
+                               depth=max(2, -(-size // client.page_limit)), name=f"read-{e.name}")
+            for raw in chunked(pages, size, counts, seen,
                                first=[json.loads(h["payload"]) for h in held if h["entity"] == e.name],
                                superseded=lambda rec, e=e: count_read(counts, e, 1, _place(e, rec.get("location_id")))):
                 process_chunk(b, e, raw)
             counts.add("duplicates_skipped", seen.skipped)
+        writer.drain()
         log.info("%s: read %d sales, %d refunds, %d customers in %d chunks of up to %d (%s → %s)", credential,
                  counts["sales_read"], counts["refunds_read"], counts["customers_read"], counts["chunks"], size,
                  window.start.isoformat(), window.end.isoformat())
@@ -314,6 +362,9 @@ def ingest_credential(
     except RejectRateExceeded:
         raise
     except Exception as exc:
+        writer.close()  # a write still running must not race the failed run's row
         runs.finish(wh, run_id, credential, "failed", f"{type(exc).__name__}: {exc}"[:4000], counts,
                     with_counts=False)
         raise
+    finally:
+        writer.close()
