@@ -15,6 +15,7 @@ order); on PostgreSQL they go as native types.
 from __future__ import annotations
 
 import logging
+import operator
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -203,9 +204,10 @@ class Warehouse:
         for stmt in statements[:at]:
             conn.execute(_text(stmt))
         columns = [c.strip() for c in COPY_RE.match(statements[at]).group(1).split(",")]
+        values = operator.itemgetter(*columns) if len(columns) > 1 else (lambda r, c=columns[0]: (r[c],))
         with dbapi.cursor() as cur, cur.copy(statements[at]) as copy:
             for row in rows:
-                copy.write_row(tuple(row[c] for c in columns))
+                copy.write_row(values(row))
         for stmt in statements[at + 1:]:
             conn.execute(_text(stmt))
         return len(rows)
