@@ -25,3 +25,30 @@ SELECT pg_advisory_xact_lock(7345903)
 -- name: work_analyze
 -- Temporary tables are never auto-analysed: give the planner the work's row count.
 ANALYZE stg_loyalty
+
+-- name: enroll
+-- PostgreSQL: COPY the new and moved enrolments into staging, then one UPDATE (rule 4).
+CREATE TEMPORARY TABLE IF NOT EXISTS stg_enroll (
+    persona_id VARCHAR(40), enrolled_at TIMESTAMP WITH TIME ZONE, updated_at TIMESTAMP WITH TIME ZONE
+);
+DELETE FROM stg_enroll;
+COPY stg_enroll (persona_id, enrolled_at, updated_at) FROM STDIN;
+UPDATE personas AS p
+SET loyalty_member = TRUE, loyalty_enrolled_at = e.enrolled_at, updated_at = e.updated_at
+FROM stg_enroll AS e
+WHERE p.persona_id = e.persona_id
+
+-- name: insert_redemption
+-- PostgreSQL: COPY the batch into staging, then one INSERT (rule 21: once per sale × AIQ discount).
+CREATE TEMPORARY TABLE IF NOT EXISTS stg_redemptions (
+    credential VARCHAR(100), sale_id VARCHAR(200), aiq_discount_id VARCHAR(200), persona_id VARCHAR(40),
+    trident1_discount_id VARCHAR(200), points INTEGER, redeemed_at TIMESTAMP WITH TIME ZONE, run_id VARCHAR(250)
+);
+DELETE FROM stg_redemptions;
+COPY stg_redemptions (credential, sale_id, aiq_discount_id, persona_id, trident1_discount_id, points,
+    redeemed_at, run_id) FROM STDIN;
+INSERT INTO discount_redemptions (credential, sale_id, aiq_discount_id, persona_id, trident1_discount_id,
+    points, redeemed_at, run_id)
+SELECT credential, sale_id, aiq_discount_id, persona_id, trident1_discount_id, points, redeemed_at, run_id
+FROM stg_redemptions
+ON CONFLICT (credential, sale_id, aiq_discount_id) DO NOTHING

@@ -2,7 +2,8 @@
 -- Each `-- name: <query>` section is one named query, run as `loyalty/<query>`.
 
 -- name: enroll
-UPDATE personas SET loyalty_member = TRUE, loyalty_enrolled_at = :enrolled_at, updated_at = :now
+-- Rule 4, one row per persona whose enrolment is new or moved (Warehouse.bulk).
+UPDATE personas SET loyalty_member = TRUE, loyalty_enrolled_at = :enrolled_at, updated_at = :updated_at
 WHERE persona_id = :persona_id
 
 -- name: unenroll
@@ -32,6 +33,7 @@ VALUES (:credential, :refund_id, :sale_id, :persona_id, :points_reversed, :point
 ON CONFLICT (credential, refund_id) DO NOTHING
 
 -- name: insert_redemption
+-- Rule 21: once per sale × AIQ discount (Warehouse.bulk).
 INSERT INTO discount_redemptions (credential, sale_id, aiq_discount_id, persona_id,
     trident1_discount_id, points, redeemed_at, run_id)
 VALUES (:credential, :sale_id, :aiq_discount_id, :persona_id, :trident1_discount_id, :points,
