@@ -52,9 +52,11 @@ ON CONFLICT (credential, sale_id) DO NOTHING
 
 -- name: queue_all
 -- The loyalty settings changed (or this is the first run): every sale is worked through once.
+-- Most sales are queued already (the load queues every changed sale): an anti-join finds the
+-- rest instead of trying every sale against the queue's key.
 INSERT INTO loyalty_queue (credential, sale_id)
-SELECT credential, sale_id FROM sales
-WHERE TRUE
+SELECT s.credential, s.sale_id FROM sales AS s
+WHERE NOT EXISTS (SELECT 1 FROM loyalty_queue AS q WHERE q.credential = s.credential AND q.sale_id = s.sale_id)
 ON CONFLICT (credential, sale_id) DO NOTHING
 
 -- name: queue_done
