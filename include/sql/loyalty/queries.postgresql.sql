@@ -10,7 +10,7 @@ CREATE TEMPORARY TABLE IF NOT EXISTS stg_ledger (
     credential VARCHAR(100), sale_id VARCHAR(200), refund_id VARCHAR(200), entry_type VARCHAR(20),
     points INTEGER, run_id VARCHAR(250), created_at TIMESTAMP WITH TIME ZONE
 );
-DELETE FROM stg_ledger;
+TRUNCATE stg_ledger;
 COPY stg_ledger (entry_id, idempotency_key, persona_id, store_id, credential, sale_id, refund_id,
     entry_type, points, run_id, created_at) FROM STDIN;
 INSERT INTO loyalty_ledger (entry_id, idempotency_key, persona_id, store_id, credential, sale_id,
@@ -34,7 +34,7 @@ ANALYZE stg_loyalty
 CREATE TEMPORARY TABLE IF NOT EXISTS stg_enroll (
     persona_id VARCHAR(40), enrolled_at TIMESTAMP WITH TIME ZONE, updated_at TIMESTAMP WITH TIME ZONE
 );
-DELETE FROM stg_enroll;
+TRUNCATE stg_enroll;
 COPY stg_enroll (persona_id, enrolled_at, updated_at) FROM STDIN;
 UPDATE personas AS p
 SET loyalty_member = TRUE, loyalty_enrolled_at = e.enrolled_at, updated_at = e.updated_at
@@ -47,7 +47,7 @@ CREATE TEMPORARY TABLE IF NOT EXISTS stg_redemptions (
     credential VARCHAR(100), sale_id VARCHAR(200), aiq_discount_id VARCHAR(200), persona_id VARCHAR(40),
     trident1_discount_id VARCHAR(200), points INTEGER, redeemed_at TIMESTAMP WITH TIME ZONE, run_id VARCHAR(250)
 );
-DELETE FROM stg_redemptions;
+TRUNCATE stg_redemptions;
 COPY stg_redemptions (credential, sale_id, aiq_discount_id, persona_id, trident1_discount_id, points,
     redeemed_at, run_id) FROM STDIN;
 INSERT INTO discount_redemptions (credential, sale_id, aiq_discount_id, persona_id, trident1_discount_id,
