@@ -55,16 +55,50 @@ def pro_rata_total(points: int, refunded: Decimal, eligible: Decimal) -> int:
     return min(points, int(share))
 
 
+def points_ratio(points_per_dollar: Decimal) -> tuple[int, int]:
+    """``points_per_dollar`` per cent as an exact ratio of integers (numerator, denominator)."""
+    num, den = points_per_dollar.as_integer_ratio()
+    return num, 100 * den
+
+
+def points_for_cents(eligible_cents: int, ratio: tuple[int, int]) -> int:
+    """Rule 16 on whole cents: floor(eligible_cents × ratio), ``ratio`` from :func:`points_ratio`.
+
+    Exactly :func:`earn_points` of the same amount (integer arithmetic, no rounding), without a
+    Decimal per sale: earn reads each sale's eligible amount in cents from SQL.
+    """
+    if eligible_cents <= 0:
+        return 0
+    return eligible_cents * ratio[0] // ratio[1]
+
+
+_LEDGER_NS_SHA1 = hashlib.sha1(LEDGER_NS.bytes)  # uuid5 hashes the namespace, then the name
+
+
 def entry_id(key: str) -> str:
-    return "le_" + uuid.uuid5(LEDGER_NS, key).hex[:24]
+    """``"le_"`` + the first 24 hex digits of uuid5(LEDGER_NS, key).
+
+    Spelled out instead of calling :func:`uuid.uuid5` (a UUID object per entry): SHA-1 of
+    namespace + key, with uuid5's version nibble (hex digit 12 is ``5``) and RFC 4122
+    variant bits (hex digit 16 is 8–b). ``tests/unit/test_loyalty_math.py`` checks both agree.
+    """
+    h = _LEDGER_NS_SHA1.copy()
+    h.update(key.encode())
+    d = h.hexdigest()
+    return f"le_{d[:12]}5{d[13:16]}{'89ab'[int(d[16], 16) & 3]}{d[17:24]}"
 
 
 # ------------------------------------------------------------------ steps
 
 
 class Ledger:
-    """Buffers this run's entries (written in batches by :meth:`flush`) and keeps the
-    per-sale points and per-persona balances of the run's work up to date in memory."""
+    """Buffers this run's entries, written in batches by :meth:`flush`.
+
+    Earn and redemptions only append (:meth:`add`): nothing they decide depends on the
+    entries before. Reconciliation does — each refund gives back the difference from what
+    earlier ones gave — so it loads the points of the sales it reconciles and the balances of
+    their personas (:meth:`load_work`, after a flush) and :meth:`write` keeps them up to date.
+    """
 
     def __init__(self, wh: Warehouse, conn: Connection, run_id: str, now: datetime):
         self.wh, self.conn, self.run_id, self.now = wh, conn, run_id, now
@@ -73,14 +107,24 @@ class Ledger:
         self.balances: dict[str, int] = {}
         self.flushed = 0
 
-    def write(self, key: str, entry_type: str, points: int, persona_id: str, *, credential: str, sale_id: str,
-              store_id: str | None, refund_id: str | None = None) -> None:
-        if points == 0:  # rule 16: zero-point entries of any kind are not written
-            return
+    def add(self, key: str, entry_type: str, points: int, persona_id: str, *, credential: str, sale_id: str,
+            store_id: str | None, refund_id: str | None = None) -> bool:
+        """Buffer one entry; False (and nothing buffered) for zero points (rule 16: zero-point
+        entries of any kind are not written)."""
+        if points == 0:
+            return False
         self.pending.append({
             "entry_id": entry_id(key), "idempotency_key": key, "persona_id": persona_id, "store_id": store_id,
             "credential": credential, "sale_id": sale_id, "refund_id": refund_id, "entry_type": entry_type,
             "points": points, "run_id": self.run_id, "created_at": self.now})
+        return True
+
+    def write(self, key: str, entry_type: str, points: int, persona_id: str, *, credential: str, sale_id: str,
+              store_id: str | None, refund_id: str | None = None) -> None:
+        """:meth:`add`, keeping the sale's points and the persona's loaded balance up to date."""
+        if not self.add(key, entry_type, points, persona_id, credential=credential, sale_id=sale_id,
+                        store_id=store_id, refund_id=refund_id):
+            return
         self.points.setdefault((credential, sale_id), Counter())[entry_type] += points
         if persona_id in self.balances:
             self.balances[persona_id] += points
@@ -93,11 +137,13 @@ class Ledger:
         self.pending = []
 
     def load_work(self) -> None:
-        """Points and balances as the warehouse has them for this run's sales and personas (after a flush)."""
+        """Points and balances as the warehouse has them (after a flush) for the sales of this
+        run's work that have refunds or are voided, and their personas: all reconciliation reads."""
         self.points = {}
-        for r in self.wh.query(self.conn, "loyalty/work_points"):
-            self.points.setdefault((r["credential"], r["sale_id"]), Counter())[r["entry_type"]] += int(r["points"] or 0)
-        self.balances = {r["persona_id"]: int(r["points"] or 0) for r in self.wh.query(self.conn, "loyalty/work_balances")}
+        for cred, sale_id, entry_type, points in self.wh.run(self.conn, "loyalty/work_points", {}):
+            self.points.setdefault((cred, sale_id), Counter())[entry_type] += int(points or 0)
+        self.balances = {persona: int(points or 0)
+                         for persona, points in self.wh.run(self.conn, "loyalty/work_balances", {})}
 
     def sale_points(self, credential: str, sale_id: str) -> Counter:
         return self.points.get((credential, sale_id), Counter())
@@ -110,20 +156,27 @@ def enroll(wh: Warehouse, conn: Connection, settings: Settings, now: datetime, c
     """Rule 4: enrolled_at = max(enabled_at, first qualifying sale), from data and settings only.
 
     Returns the members whose enrolment moved (their older sales are worked through again).
+    The enrolments are written in one batch (``loyalty/enroll``: COPY and one UPDATE on PostgreSQL).
     """
     loyalty = settings.integration.loyalty
-    current = {r["persona_id"]: parse_db_time(r["loyalty_enrolled_at"])
-               for r in wh.query(conn, "loyalty/enrolled_personas")}
+    current = {persona: parse_db_time(at) for persona, at in wh.run(conn, "loyalty/enrolled_personas", {})}
     updates = []
     qualified = set()
-    for r in wh.query(conn, "loyalty/first_qualifying_sales", {"purchased_after": loyalty.purchased_after}):
-        qualified.add(r["persona_id"])
-        enrolled_at = max(loyalty.enabled_at, parse_db_time(r["first_sale"]))
-        if current.get(r["persona_id"]) != enrolled_at:
-            updates.append({"persona_id": r["persona_id"], "enrolled_at": enrolled_at, "now": now})
-            counts.add("enrollment_changed" if r["persona_id"] in current else "enrolled")
+    enrolled = changed = 0
+    for persona, first_sale in wh.run(conn, "loyalty/first_qualifying_sales",
+                                      {"purchased_after": loyalty.purchased_after}):
+        qualified.add(persona)
+        enrolled_at = max(loyalty.enabled_at, parse_db_time(first_sale))
+        if current.get(persona) != enrolled_at:
+            updates.append({"persona_id": persona, "enrolled_at": enrolled_at, "updated_at": now})
+            if persona in current:
+                changed += 1
+            else:
+                enrolled += 1
+    counts.add("enrolled", enrolled)
+    counts.add("enrollment_changed", changed)
     if updates:
-        wh.run(conn, "loyalty/enroll", updates)
+        wh.bulk(conn, "loyalty/enroll", updates)
     # Members of this run's work with no qualifying purchase left (a void took the only one):
     # never eligible, from the data alone — the same warehouse whatever order the runs saw it in.
     gone = [{"persona_id": p, "now": now} for p in current if p not in qualified]
@@ -134,15 +187,21 @@ def enroll(wh: Warehouse, conn: Connection, settings: Settings, now: datetime, c
 
 
 def earn(ledger: Ledger, settings: Settings, counts: RunCounts) -> None:
-    ppd = settings.integration.loyalty.points_per_dollar
-    for s in ledger.wh.query(ledger.conn, "loyalty/earn_candidates"):
-        points = earn_points(as_decimal(s["subtotal"]), as_decimal(s["discount_total"]), ppd)
+    """Rule 16, one entry per candidate sale. SQL gives each sale's eligible amount in whole
+    cents (exact on both databases); the points are integer arithmetic (:func:`points_for_cents`)."""
+    ratio = points_ratio(settings.integration.loyalty.points_per_dollar)
+    earned: Counter = Counter()
+    entries = 0
+    for cred, sale_id, persona, store, cents in ledger.wh.run(ledger.conn, "loyalty/earn_candidates", {}):
+        points = points_for_cents(int(cents), ratio)
         if points <= 0:
             continue
-        ledger.write(f"earn:{s['credential']}:{s['sale_id']}", "earn", points, s["persona_id"],
-                     credential=s["credential"], sale_id=s["sale_id"], store_id=s["store_id"])
-        counts.add("points_earned", points, at=s["credential"])
-        counts.add("earn_entries")
+        ledger.add(f"earn:{cred}:{sale_id}", "earn", points, persona, credential=cred, sale_id=sale_id,
+                   store_id=store)
+        earned[cred] += points
+        entries += 1
+    counts.add("points_earned", earned)
+    counts.add("earn_entries", entries)
     ledger.flush()
 
 
@@ -150,38 +209,43 @@ def redeem(ledger: Ledger, settings: Settings, counts: RunCounts) -> None:
     """Rule 21: one redemption row per sale × mirrored discount; a redeem entry of −cost once."""
     mirrors = {(d.credential, d.trident1_discount_id): d for d in settings.discounts}
     rows = []
-    for s in ledger.wh.query(ledger.conn, "loyalty/redemption_candidates"):
-        aiq = mirrors.get((s["credential"], s["discount_id"]))
+    redeemed = 0
+    for cred, sale_id, persona, store, sold_at, discount_id in ledger.wh.run(
+            ledger.conn, "loyalty/redemption_candidates", {}):
+        aiq = mirrors.get((cred, discount_id))
         if aiq is None:
             continue
-        rows.append({"credential": s["credential"], "sale_id": s["sale_id"], "aiq_discount_id": aiq.id,
-                     "persona_id": s["persona_id"], "trident1_discount_id": s["discount_id"],
-                     "points": aiq.points_cost, "redeemed_at": parse_db_time(s["sold_at"]),
-                     "run_id": ledger.run_id})
-        ledger.write(f"redeem:{s['credential']}:{s['sale_id']}:{aiq.id}", "redeem", -aiq.points_cost,
-                     s["persona_id"], credential=s["credential"], sale_id=s["sale_id"], store_id=s["store_id"])
-        counts.add("redemptions")
-        counts.add("points_redeemed", aiq.points_cost)
+        rows.append({"credential": cred, "sale_id": sale_id, "aiq_discount_id": aiq.id, "persona_id": persona,
+                     "trident1_discount_id": discount_id, "points": aiq.points_cost,
+                     "redeemed_at": parse_db_time(sold_at), "run_id": ledger.run_id})
+        ledger.add(f"redeem:{cred}:{sale_id}:{aiq.id}", "redeem", -aiq.points_cost, persona,
+                   credential=cred, sale_id=sale_id, store_id=store)
+        redeemed += aiq.points_cost
+    counts.add("redemptions", len(rows))
+    counts.add("points_redeemed", redeemed)
     if rows:
-        ledger.wh.run(ledger.conn, "loyalty/insert_redemption", rows)
+        ledger.wh.bulk(ledger.conn, "loyalty/insert_redemption", rows)
     ledger.flush()
 
 
 def reconcile(ledger: Ledger, counts: RunCounts) -> None:
     """Rule 18: reverse earned and restore redeemed points pro rata, refund by refund."""
     wh, conn = ledger.wh, ledger.conn
-    ledger.load_work()
+    refunds = wh.query(conn, "loyalty/pending_refunds")
+    pending_voids = wh.query(conn, "loyalty/pending_voids")
+    if refunds or pending_voids:
+        ledger.load_work()
     refunded = {(r["credential"], r["sale_id"]): as_decimal(r["amount"])
-                for r in wh.query(conn, "loyalty/work_refunded")}
+                for r in wh.query(conn, "loyalty/work_refunded")} if refunds else {}
     rows: list[dict[str, Any]] = []
-    for r in wh.query(conn, "loyalty/pending_refunds"):
+    for r in refunds:
         key = (r["credential"], r["sale_id"])
         eligible = as_decimal(r["subtotal"]) - as_decimal(r["discount_total"])
         after = refunded.get(key, Decimal(0)) + as_decimal(r["amount"])
         refunded[key] = after
         rows.append(_give_back(ledger, counts, r, refund_id=r["refund_id"], fraction=(after, eligible)))
     voids: list[dict[str, Any]] = []
-    for v in wh.query(conn, "loyalty/pending_voids"):
+    for v in pending_voids:
         voids.append(_give_back(ledger, counts, v, refund_id=None, fraction=None))
         counts.add("voids_reconciled")
     ledger.flush()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 
 import pytest
@@ -9,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from trident1_aiq.config import check_discount_mirrors, demo_settings
-from trident1_aiq.loyalty import earn_points, pro_rata_total
+from trident1_aiq.loyalty import LEDGER_NS, earn_points, entry_id, points_for_cents, points_ratio, pro_rata_total
 
 pytestmark = pytest.mark.unit
 
@@ -20,6 +21,23 @@ def test_rule16_floor_of_pre_tax_after_discount_amount():
     assert earn_points(Decimal("10.00"), Decimal("0.00"), Decimal("1.5")) == 15
     assert earn_points(Decimal("0.99"), Decimal("0.00"), Decimal(1)) == 0
     assert earn_points(Decimal("5.00"), Decimal("5.00"), Decimal(1)) == 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(subtotal=st.decimals(min_value=Decimal("-50"), max_value=Decimal("99999999.99"), places=2),
+       discount=st.decimals(min_value=Decimal("0"), max_value=Decimal("5000"), places=2),
+       ppd=st.decimals(min_value=Decimal("0.001"), max_value=Decimal("100"), places=3))
+def test_rule16_points_from_cents_are_earn_points(subtotal, discount, ppd):
+    """earn reads the eligible amount in whole cents from SQL: the same points, exactly."""
+    cents = int((subtotal - discount) * 100)
+    assert points_for_cents(cents, points_ratio(ppd)) == max(0, earn_points(subtotal, discount, ppd))
+
+
+@settings(max_examples=300, deadline=None)
+@given(key=st.text(max_size=300))
+def test_rule17_entry_id_is_uuid5_of_the_key(key):
+    """The entry id spelled out from SHA-1 is the one uuid5 gave (ids of existing ledgers stay)."""
+    assert entry_id(key) == "le_" + uuid.uuid5(LEDGER_NS, key).hex[:24]
 
 
 def test_rule18_one_third_then_the_rest_of_a_100_point_sale():

@@ -1,5 +1,8 @@
--- Rule 16: this run's sales of enrolled personas at or after enrolment, not voided, not yet credited.
-SELECT s.credential, s.sale_id, s.persona_id, s.store_id, s.subtotal, s.discount_total
+-- Rule 16: this run's sales of enrolled personas at or after enrolment, not voided, not yet credited,
+-- with the eligible amount (subtotal − discount_total) in whole cents: exact on PostgreSQL's NUMERIC,
+-- and on SQLite's REAL amounts of two decimals once rounded (loyalty.points_for_cents does the rest).
+SELECT s.credential, s.sale_id, s.persona_id, s.store_id,
+       CAST(ROUND((s.subtotal - s.discount_total) * 100) AS BIGINT) AS eligible_cents
 FROM stg_loyalty AS k
 JOIN sales AS s ON s.credential = k.credential AND s.sale_id = k.sale_id
 JOIN personas AS p ON p.persona_id = s.persona_id

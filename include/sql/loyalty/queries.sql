@@ -2,7 +2,8 @@
 -- Each `-- name: <query>` section is one named query, run as `loyalty/<query>`.
 
 -- name: enroll
-UPDATE personas SET loyalty_member = TRUE, loyalty_enrolled_at = :enrolled_at, updated_at = :now
+-- Rule 4, one row per persona whose enrolment is new or moved (Warehouse.bulk).
+UPDATE personas SET loyalty_member = TRUE, loyalty_enrolled_at = :enrolled_at, updated_at = :updated_at
 WHERE persona_id = :persona_id
 
 -- name: unenroll
@@ -32,6 +33,7 @@ VALUES (:credential, :refund_id, :sale_id, :persona_id, :points_reversed, :point
 ON CONFLICT (credential, refund_id) DO NOTHING
 
 -- name: insert_redemption
+-- Rule 21: once per sale × AIQ discount (Warehouse.bulk).
 INSERT INTO discount_redemptions (credential, sale_id, aiq_discount_id, persona_id,
     trident1_discount_id, points, redeemed_at, run_id)
 VALUES (:credential, :sale_id, :aiq_discount_id, :persona_id, :trident1_discount_id, :points,
@@ -50,9 +52,11 @@ ON CONFLICT (credential, sale_id) DO NOTHING
 
 -- name: queue_all
 -- The loyalty settings changed (or this is the first run): every sale is worked through once.
+-- Most sales are queued already (the load queues every changed sale): an anti-join finds the
+-- rest instead of trying every sale against the queue's key.
 INSERT INTO loyalty_queue (credential, sale_id)
-SELECT credential, sale_id FROM sales
-WHERE TRUE
+SELECT s.credential, s.sale_id FROM sales AS s
+WHERE NOT EXISTS (SELECT 1 FROM loyalty_queue AS q WHERE q.credential = s.credential AND q.sale_id = s.sale_id)
 ON CONFLICT (credential, sale_id) DO NOTHING
 
 -- name: queue_done
