@@ -31,8 +31,9 @@ SETUP = [
     "ANALYZE stg_sale_items",
     "INSERT INTO loyalty_queue (credential, sale_id) SELECT credential, sale_id FROM stg_sales "
     "ON CONFLICT (credential, sale_id) DO NOTHING",
-    "INSERT INTO stg_candidates (credential, customer_id, phone, email) SELECT s.credential, s.customer_id, "
-    "p.phone, p.email FROM stg_sales AS s JOIN personas AS p ON p.persona_id = s.persona_id",
+    "INSERT INTO stg_candidates (k, credential, customer_id, phone, email, has_first_name, has_last_name, "
+    "has_birth_date) SELECT ROW_NUMBER() OVER (), s.credential, s.customer_id, p.phone, p.email, FALSE, FALSE, FALSE "
+    "FROM stg_sales AS s JOIN personas AS p ON p.persona_id = s.persona_id",
     "ANALYZE stg_candidates",
     "INSERT INTO stg_changed (credential, sale_id, location_id, is_new) "
     "SELECT credential, sale_id, location_id, FALSE FROM stg_sales WHERE sale_id LIKE '%1'",
@@ -46,7 +47,8 @@ HOT = [
     ("load: drop the lines of changed sales", "load/merge_sales", 0),
     ("load: upsert the changed sales", "load/merge_sales", 4),
     ("load: release quarantined sales that are now valid", "load/quarantine_release_sales", 0),
-    ("personas: existing personas matching the chunk's customers", "personas/matching", 0),
+    ("personas: the chunk's customers already linked, settled in SQL", "personas/settle", 0),
+    ("personas: existing personas matching the chunk's customers (every one, as if none were settled)", "personas/matching", 0),
     ("load: release quarantined refunds that are now valid", "load/quarantine_release_refunds", 0),
     ("loyalty: this run's work from the queue", "loyalty/work_create", 2),
     ("loyalty: enrolment (first qualifying sale of the work's personas)", "loyalty/first_qualifying_sales", 0),

@@ -69,6 +69,13 @@ class PersonaIndex:
             rec.sources.add(source)
             self.by_source[source] = rec
 
+    def add_source(self, persona_id: str, source: tuple[str, str]) -> None:
+        """A customer already linked to a persona of the index (a settled candidate's link)."""
+        rec = self.records.get(persona_id)
+        if rec is not None:
+            rec.sources.add(source)
+            self.by_source[source] = rec
+
     def resolve(self, candidates: list[CustomerRow]) -> Resolution:
         persona_of: dict[int, str] = {}
         created: dict[str, PersonaRecord] = {}
@@ -125,21 +132,69 @@ class PersonaIndex:
             self.by_email.setdefault(rec.email, rec)
 
 
+#: What a staged candidate carries: its Trident1 customer, its contact, and which name fields
+#: it brings (whether they fill anything depends only on the persona lacking them).
+CandidateKey = tuple[str, str | None, str | None, str | None, bool, bool, bool]
+STAGED = ("credential", "customer_id", "phone", "email", "has_first_name", "has_last_name", "has_birth_date")
+
+
+def candidate_keys(candidates: list[CustomerRow]) -> tuple[list[CandidateKey], list[int | None]]:
+    """The distinct keys of the candidates, and each candidate's key number (None: nothing to match).
+
+    A sale chunk carries the same customer once per sale: the warehouse is asked once per key.
+    A candidate with no phone, no email and no customer id matches nothing and founds nothing.
+    """
+    keys: dict[CandidateKey, int] = {}
+    key_of: list[int | None] = []
+    for c in candidates:
+        if not (c.phone or c.email or c.customer_id):
+            key_of.append(None)
+            continue
+        key = (c.credential, c.customer_id, c.phone, c.email,
+               c.first_name is not None, c.last_name is not None, c.birth_date is not None)
+        key_of.append(keys.setdefault(key, len(keys)))
+    return list(keys), key_of
+
+
 def resolve_personas(wh: Warehouse, conn: Connection, candidates: list[CustomerRow], now: datetime) -> Resolution:
-    """Resolve candidates against the warehouse and write personas and links."""
+    """Resolve candidates against the warehouse and write personas and links.
+
+    Most candidates are customers met before, unchanged: their (credential, customer id) is
+    already linked to the persona their phone (else email) finds, and they bring nothing the
+    persona lacks. Such a candidate is *settled* in SQL (``personas/settle``): whatever else the
+    chunk holds, ``PersonaIndex.resolve`` would give it that persona and change nothing — the
+    persona's phone and email are unique and never change, so no other candidate can take the
+    lookup away from it. Only the other candidates are matched and resolved in memory, in
+    their original order (the earliest seen still founds); the links of settled candidates are
+    handed to the index, so that it counts merges as if it had seen them.
+    """
     wh.run(conn, "personas/lock")
+    keys, key_of = candidate_keys(candidates)
+    if not keys:
+        return Resolution({}, [], [], [], 0)
     wh.run(conn, "personas/stage_candidates")
-    rows = [{"credential": c.credential, "customer_id": c.customer_id, "phone": c.phone, "email": c.email}
-            for c in candidates if c.usable or c.customer_id]
-    if rows:
-        wh.bulk(conn, "personas/insert_candidate", rows)
-        wh.run(conn, "personas/analyze_candidates")
+    wh.bulk(conn, "personas/insert_candidate",
+            [dict(zip(("k", *STAGED), (k, *key), strict=True)) for k, key in enumerate(keys)])
+    settled: dict[int, str] = dict(wh.run(conn, "personas/settle").all())
+    persona_of = {i: settled[k] for i, k in enumerate(key_of) if k in settled}
+    open_ = [i for i, k in enumerate(key_of) if k is not None and k not in settled]
+    if not open_:
+        return Resolution(persona_of, [], [], [], 0)
+    wh.run(conn, "personas/analyze_candidates")
     index = PersonaIndex()
-    for r in wh.query(conn, "personas/matching"):
-        source = (r["credential"], r["customer_id"]) if r["credential"] else None
-        index.add_existing(r["persona_id"], r["phone"], r["email"], source,
-                           {f for f in NAME_FIELDS if r[f] is not None})
-    res = index.resolve(candidates)
+    for pid, phone, email, *names, credential, customer_id in wh.run(conn, "personas/matching"):
+        index.add_existing(pid, phone, email, (credential, customer_id) if credential else None,
+                           {f for f, v in zip(NAME_FIELDS, names, strict=True) if v is not None})
+    for k, pid in settled.items():
+        index.add_source(pid, (keys[k][0], keys[k][1]))
+    res = index.resolve([candidates[i] for i in open_])
+    res.persona_of = persona_of | {open_[j]: pid for j, pid in res.persona_of.items()}
+    _write(wh, conn, res, now)
+    return res
+
+
+def _write(wh: Warehouse, conn: Connection, res: Resolution, now: datetime) -> None:
+    """Write what the index decided: new personas, fills of what existing ones lack, new links."""
     if res.created:
         wh.bulk(conn, "personas/insert_persona", [
             {"persona_id": p.persona_id, "phone": p.phone, "email": p.email,
@@ -161,4 +216,3 @@ def resolve_personas(wh: Warehouse, conn: Connection, candidates: list[CustomerR
             {"credential": c, "customer_id": cid, "persona_id": pid, "first_seen_at": now}
             for c, cid, pid in res.new_links
         ])
-    return res

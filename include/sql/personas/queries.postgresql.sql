@@ -1,12 +1,13 @@
 -- PostgreSQL variants of sections of queries.sql (same names), used instead on that database.
 
 -- name: analyze_candidates
--- Temporary tables are never auto-analysed: give the planner the candidates' row count.
+-- Temporary tables are never auto-analysed: give the planner the count of the candidates
+-- left after `settle` (few, on most chunks), for the matching.
 ANALYZE stg_candidates
 
 -- name: insert_candidate
 -- PostgreSQL: COPY into the staging table (Warehouse.bulk writes the rows in this column order).
-COPY stg_candidates (credential, customer_id, phone, email) FROM STDIN
+COPY stg_candidates (k, credential, customer_id, phone, email, has_first_name, has_last_name, has_birth_date) FROM STDIN
 
 -- name: insert_persona
 -- PostgreSQL: COPY the new personas into staging, then one INSERT (see insert_persona in queries.sql;
@@ -15,7 +16,7 @@ CREATE TEMPORARY TABLE IF NOT EXISTS stg_new_personas (
     persona_id VARCHAR(40), phone VARCHAR(20), email VARCHAR(320), first_name VARCHAR(200),
     last_name VARCHAR(200), birth_date DATE, created_at TIMESTAMP WITH TIME ZONE
 );
-DELETE FROM stg_new_personas;
+TRUNCATE stg_new_personas;
 COPY stg_new_personas (persona_id, phone, email, first_name, last_name, birth_date, created_at) FROM STDIN;
 INSERT INTO personas (persona_id, phone, email, first_name, last_name, birth_date,
     sourced_from, loyalty_member, created_at, updated_at)
@@ -29,7 +30,7 @@ CREATE TEMPORARY TABLE IF NOT EXISTS stg_new_links (
     credential VARCHAR(100), customer_id VARCHAR(200), persona_id VARCHAR(40),
     first_seen_at TIMESTAMP WITH TIME ZONE
 );
-DELETE FROM stg_new_links;
+TRUNCATE stg_new_links;
 COPY stg_new_links (credential, customer_id, persona_id, first_seen_at) FROM STDIN;
 INSERT INTO persona_sources (credential, customer_id, persona_id, first_seen_at)
 SELECT credential, customer_id, persona_id, first_seen_at FROM stg_new_links
@@ -39,3 +40,16 @@ ON CONFLICT (credential, customer_id) DO NOTHING
 -- Persona resolution reads then writes: concurrent credential loads take turns here,
 -- so that two of them never create two personas for one phone (rule 14).
 SELECT pg_advisory_xact_lock(7345902)
+
+-- name: stage_candidates
+-- PostgreSQL: as in queries.sql, but emptied by TRUNCATE, and without indexes. Nothing vacuums
+-- a temporary table: DELETE would leave every earlier chunk's rows dead in it and in its
+-- indexes, for each later COPY and scan to wade through (a sales day: 16 chunks on one
+-- connection). The planner hashes the candidates for every statement that reads them (settle,
+-- matching): an index on them would only slow the COPY.
+CREATE TEMPORARY TABLE IF NOT EXISTS stg_candidates (
+    k INTEGER, credential VARCHAR(100), customer_id VARCHAR(200), phone VARCHAR(20), email VARCHAR(320),
+    has_first_name BOOLEAN, has_last_name BOOLEAN, has_birth_date BOOLEAN
+);
+CREATE TEMPORARY TABLE IF NOT EXISTS stg_settled (k INTEGER, persona_id VARCHAR(40));
+TRUNCATE stg_candidates, stg_settled

@@ -16,8 +16,8 @@ UPDATE personas SET
 WHERE persona_id = :persona_id
 
 -- name: insert_candidate
-INSERT INTO stg_candidates (credential, customer_id, phone, email)
-VALUES (:credential, :customer_id, :phone, :email)
+INSERT INTO stg_candidates (k, credential, customer_id, phone, email, has_first_name, has_last_name, has_birth_date)
+VALUES (:k, :credential, :customer_id, :phone, :email, :has_first_name, :has_last_name, :has_birth_date)
 
 -- name: insert_persona
 -- Rule 15: sourced_from is set once, at creation, and never overwritten.
@@ -35,11 +35,36 @@ ON CONFLICT (credential, customer_id) DO NOTHING
 -- name: lock
 -- SQLite: BEGIN IMMEDIATE already serialises writers.
 
+-- name: settle
+-- Candidates whose customer is already linked to the persona their phone (else, without a
+-- phone, their email) finds, and that bring nothing that persona lacks (an email where it has
+-- none, a name field it has not): resolution would give them that persona and change nothing
+-- (personas.py, resolve_personas). They leave the staging table, so that only the others are
+-- matched; the result is (k, persona id) of each. Candidates with neither phone nor email
+-- resolve by their link, which an earlier candidate of the chunk may move: never settled here.
+INSERT INTO stg_settled (k, persona_id)
+SELECT s.k, p.persona_id
+FROM stg_candidates AS s
+JOIN persona_sources AS l ON l.credential = s.credential AND l.customer_id = s.customer_id
+JOIN personas AS p ON p.persona_id = l.persona_id
+WHERE (s.phone = p.phone OR (s.phone IS NULL AND s.email = p.email))
+  AND (s.email IS NULL OR p.email IS NOT NULL)
+  AND (NOT s.has_first_name OR p.first_name IS NOT NULL)
+  AND (NOT s.has_last_name OR p.last_name IS NOT NULL)
+  AND (NOT s.has_birth_date OR p.birth_date IS NOT NULL);
+DELETE FROM stg_candidates WHERE k IN (SELECT k FROM stg_settled);
+SELECT k, persona_id FROM stg_settled
+
 -- name: stage_candidates
+-- One row per distinct candidate (k numbers them); of its names only which ones it brings.
+-- stg_settled: the candidates `settle` resolved in SQL.
 CREATE TEMPORARY TABLE IF NOT EXISTS stg_candidates (
-    credential VARCHAR(100), customer_id VARCHAR(200), phone VARCHAR(20), email VARCHAR(320)
+    k INTEGER, credential VARCHAR(100), customer_id VARCHAR(200), phone VARCHAR(20), email VARCHAR(320),
+    has_first_name BOOLEAN, has_last_name BOOLEAN, has_birth_date BOOLEAN
 );
 CREATE INDEX IF NOT EXISTS stg_candidates_source ON stg_candidates (credential, customer_id);
 CREATE INDEX IF NOT EXISTS stg_candidates_phone ON stg_candidates (phone);
 CREATE INDEX IF NOT EXISTS stg_candidates_email ON stg_candidates (email);
+CREATE TEMPORARY TABLE IF NOT EXISTS stg_settled (k INTEGER PRIMARY KEY, persona_id VARCHAR(40));
 DELETE FROM stg_candidates;
+DELETE FROM stg_settled;
