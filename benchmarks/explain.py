@@ -73,6 +73,7 @@ def explain(db_url: str, day: date, chunk: int = 10_000) -> str:
                      for t in ("sales", "sale_items", "refunds", "personas", "loyalty_ledger")}
             out.append("Warehouse: " + ", ".join(f"{t} {n:,}" for t, n in sizes.items()) + ".")
             wh.run(conn, "load/stage_create")
+            wh.run(conn, "load/stage_empty")
             for stmt in split_statements(wh.sql("loyalty/work_create"))[:2]:  # the table, empty
                 wh.execute(conn, stmt)
             wh.run(conn, "personas/stage_candidates")

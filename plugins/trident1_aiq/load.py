@@ -116,6 +116,7 @@ def merge(wh: Warehouse, conn: Connection, entity: Entity, credential: str, run_
     statements and release what it makes valid; return what the merge wrote, per measure
     and location (``entity.merged``)."""
     wh.run(conn, "load/stage_create")
+    wh.run(conn, "load/stage_empty")
     for query, staged in entity.stage(credential, run_id, now, rows):
         if staged:
             wh.bulk(conn, query, staged)

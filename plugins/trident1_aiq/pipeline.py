@@ -197,6 +197,7 @@ def skip_known(b: Batch, e: Entity, raw: list[dict]) -> tuple[list[dict], Counte
         return raw, Counter()
     with b.wh.begin() as conn:
         b.wh.run(conn, "load/seen_create")
+        b.wh.run(conn, "load/seen_empty")
         b.wh.bulk(conn, "load/seen_insert", [{"credential": b.credential, "record_id": rid} for rid in ids])
         b.wh.run(conn, "load/seen_analyze")
         have = b.wh.query(conn, e.known)

@@ -38,3 +38,12 @@ COPY stg_sale_items (credential, sale_id, line_id, sku, name, category, quantity
 -- name: stage_sales
 -- PostgreSQL: COPY into the staging table (Warehouse.bulk writes the rows in this column order).
 COPY stg_sales (credential, sale_id, store_id, location_id, persona_id, customer_id, receipt_number, status, sold_at, business_date, subtotal, discount_total, tax_total, total, currency, updated_at, loaded_at, run_id) FROM STDIN
+
+-- name: seen_empty
+-- TRUNCATE, not DELETE: nothing vacuums a temporary table, so deleted rows would stay for
+-- every later chunk's COPY and scans to step over.
+TRUNCATE stg_seen
+
+-- name: stage_empty
+-- TRUNCATE, not DELETE (see seen_empty).
+TRUNCATE stg_sales, stg_sale_items, stg_sale_discounts, stg_changed, stg_refunds, stg_refunds_read

@@ -46,6 +46,8 @@ ON CONFLICT (credential, entity, record_key) WHERE released_at IS NULL DO UPDATE
 -- The ids of a chunk as read, to ask the warehouse which it already has (load/seen_sales, load/seen_refunds).
 CREATE TEMPORARY TABLE IF NOT EXISTS stg_seen (credential VARCHAR(100), record_id VARCHAR(210));
 CREATE INDEX IF NOT EXISTS stg_seen_key ON stg_seen (credential, record_id);
+
+-- name: seen_empty
 DELETE FROM stg_seen
 
 -- name: seen_insert
@@ -100,6 +102,8 @@ CREATE INDEX IF NOT EXISTS stg_sale_items_key ON stg_sale_items (credential, sal
 CREATE INDEX IF NOT EXISTS stg_sale_discounts_key ON stg_sale_discounts (credential, sale_id);
 CREATE INDEX IF NOT EXISTS stg_changed_key ON stg_changed (credential, sale_id);
 CREATE INDEX IF NOT EXISTS stg_refunds_key ON stg_refunds (credential, refund_id);
+
+-- name: stage_empty
 DELETE FROM stg_sales;
 DELETE FROM stg_sale_items;
 DELETE FROM stg_sale_discounts;
