@@ -85,6 +85,7 @@ def explain(db_url: str, day: date, chunk: int = 10_000) -> str:
             for what, name, index in HOT:
                 stmt = split_statements(wh.sql(name))[index]
                 params = {"purchased_after": date(2026, 1, 1), "credential": "trident1_chain", "now": day,
+                          "after_credential": "", "after_sale_id": "", "page_size": 10_000,
                           "run_id": "explain"}
                 plan = wh.execute(conn, "EXPLAIN (ANALYZE, COSTS OFF) " + stmt, params).fetchall()
                 if name == "loyalty/work_create":  # the plan above filled the work table: index it

@@ -25,6 +25,8 @@ from .runs import RunCounts
 from .warehouse import Warehouse, as_decimal, parse_db_time
 
 log = logging.getLogger(__name__)
+#: Earn candidates are read (and their entries written) this many at a time: memory stays flat.
+PAGE_SIZE = 10_000
 LEDGER_NS = uuid.UUID("5f0e2a8c-7d1b-4f5e-a7c3-0b9d6e4f1a22")
 
 
@@ -192,17 +194,23 @@ def earn(ledger: Ledger, settings: Settings, counts: RunCounts) -> None:
     ratio = points_ratio(settings.integration.loyalty.points_per_dollar)
     earned: Counter = Counter()
     entries = 0
-    for cred, sale_id, persona, store, cents in ledger.wh.run(ledger.conn, "loyalty/earn_candidates", {}):
-        points = points_for_cents(int(cents), ratio)
-        if points <= 0:
-            continue
-        ledger.add(f"earn:{cred}:{sale_id}", "earn", points, persona, credential=cred, sale_id=sale_id,
-                   store_id=store)
-        earned[cred] += points
-        entries += 1
+    after = {"after_credential": "", "after_sale_id": ""}
+    while True:  # a page of candidates at a time, its entries written before the next (memory)
+        page = ledger.wh.run(ledger.conn, "loyalty/earn_candidates", dict(after, page_size=PAGE_SIZE)).all()
+        for cred, sale_id, persona, store, cents in page:
+            points = points_for_cents(int(cents), ratio)
+            if points <= 0:
+                continue
+            ledger.add(f"earn:{cred}:{sale_id}", "earn", points, persona, credential=cred, sale_id=sale_id,
+                       store_id=store)
+            earned[cred] += points
+            entries += 1
+        ledger.flush()
+        if len(page) < PAGE_SIZE:
+            break
+        after = {"after_credential": page[-1][0], "after_sale_id": page[-1][1]}
     counts.add("points_earned", earned)
     counts.add("earn_entries", entries)
-    ledger.flush()
 
 
 def redeem(ledger: Ledger, settings: Settings, counts: RunCounts) -> None:

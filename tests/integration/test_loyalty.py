@@ -361,3 +361,22 @@ def test_sandbox_run_enrols_earns_and_reconciles(warehouse, sandbox):
                                 "HAVING COUNT(*) > 1")).fetchall()
     assert dup == []
     assert date.fromisoformat(str(DAY))  # the day processed is the test's day
+
+
+def test_rule16_earn_read_in_pages_writes_the_same_ledger(warehouse, sandbox, tmp_path, monkeypatch):
+    """Earn candidates read a few at a time (memory stays flat) credit exactly what one read does."""
+    from trident1_aiq import loyalty
+    from trident1_aiq.warehouse import Warehouse, sqlite_url
+
+    settings = settings_with()
+    prepare_run(warehouse, settings, NOW)
+    monkeypatch.setattr(loyalty, "PAGE_SIZE", 7)
+    paged = _day(warehouse, sandbox, settings, DAY, "p1").summary()
+    monkeypatch.setattr(loyalty, "PAGE_SIZE", 1_000_000)
+    whole_wh = Warehouse(sqlite_url(tmp_path / "whole.db"))
+    prepare_run(whole_wh, settings, NOW)
+    whole = _day(whole_wh, sandbox, settings, DAY, "w1").summary()
+    assert paged["earn_entries"] > 7 * 3  # several pages
+    assert (paged["earn_entries"], paged["points_earned"]) == (whole["earn_entries"], whole["points_earned"])
+    assert _ledger(warehouse) == _ledger(whole_wh)
+    whole_wh.dispose()
