@@ -8,8 +8,8 @@ PostgreSQL (or SQLite) database, as ``make bench`` does, and reports:
   ``--trace``) the bytes Python holds (tracemalloc current/peak);
 * the peak RSS seen inside each step (a sampler thread reads VmRSS every 10 ms);
 * with ``--trace``: the top allocation sites that grew between the second chunk of
-  sales and the last one (what stays behind chunk after chunk), and those alive at the
-  end of the run (what the whole run keeps).
+  sales and the end of the ingest (what stays behind chunk after chunk), and those alive
+  at the end of the run (what the whole run keeps).
 
 ``--trim`` calls glibc ``malloc_trim(0)`` after every chunk, to tell fragmentation
 (RSS the allocator keeps but Python freed) from memory still in use. Set
@@ -73,11 +73,11 @@ class Sampler:
 def _top(stats: list, n: int, title: str) -> list[str]:
     out = [title]
     for s in stats[:n]:
-        frame = s.traceback[0]
+        frames = list(s.traceback)[::-1]  # a Traceback runs from the oldest frame to the allocation
         size = getattr(s, "size_diff", s.size)
         count = getattr(s, "count_diff", s.count)
-        out.append(f"  {size / 2**20:+8.1f} MB {count:+9d} blocks  {frame.filename}:{frame.lineno}")
-        for f in list(s.traceback)[1:4]:
+        out.append(f"  {size / 2**20:+8.1f} MB {count:+9d} blocks  {frames[0].filename}:{frames[0].lineno}")
+        for f in frames[1:4]:
             out.append(f"  {'':29}<- {f.filename}:{f.lineno}")
     return out
 
@@ -116,9 +116,8 @@ def instrument(sampler: Sampler, trace: bool, trim: bool) -> dict[str, Any]:
             row.update(py_mb=round(cur / 2**20, 1), py_peak_mb=round(peak / 2**20, 1))
             if e.name == "sale":
                 sales_seen[0] += 1
-                key = "second" if sales_seen[0] == 2 else "last"
-                if sales_seen[0] >= 2:
-                    state["snapshots"][key] = tracemalloc.take_snapshot()
+                if sales_seen[0] == 2:
+                    state["snapshots"]["second"] = tracemalloc.take_snapshot()
         state["chunks"].append(row)
         print(json.dumps(row), file=sys.stderr, flush=True)
 
@@ -127,6 +126,8 @@ def instrument(sampler: Sampler, trace: bool, trim: bool) -> dict[str, Any]:
 
     def loyal(*args, **kwargs):
         state["before_loyalty_mb"] = rss_mb()
+        if trace:  # after the last chunk (one snapshot per chunk would itself cost RSS)
+            state["snapshots"]["last"] = tracemalloc.take_snapshot()
         outer, sampler.step = sampler.step, "loyalty"
         try:
             return run_loyalty(*args, **kwargs)
@@ -185,7 +186,7 @@ def main(argv: list[str] | None = None) -> None:
         snaps = state["snapshots"]
         if "second" in snaps and "last" in snaps:
             grown = snaps["last"].compare_to(snaps["second"], "traceback")
-            print("\n".join(_top(grown, args.top, "growth from the 2nd to the last chunk of sales:")))
+            print("\n".join(_top(grown, args.top, "growth from the 2nd chunk of sales to the end of the ingest:")))
         if end is not None:
             print("\n".join(_top(end.statistics("traceback"), args.top, "alive at the end of the run:")))
     finally:
