@@ -16,6 +16,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from .deferred import GX_UNUSED, defer
 from .normalize import SALE_STATUSES, RefundRow, SaleRow
 
 MAX_CENTS = 100_000_000  # $1,000,000: a larger sale or refund is not plausible
@@ -109,6 +110,7 @@ def prefetch() -> None:
 
 def _import_gx() -> None:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    defer(*GX_UNUSED)  # peak RSS: see deferred.py
     try:
         import great_expectations  # noqa: F401
         import pandas  # noqa: F401
@@ -128,6 +130,7 @@ def _new_batch_definition():
     import logging
 
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    defer(*GX_UNUSED)  # peak RSS: see deferred.py
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
