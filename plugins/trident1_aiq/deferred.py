@@ -12,6 +12,10 @@ a fifth of a 100,000-sale run's peak.
 executing anything. The first attribute read from it imports the real module and
 forwards to it, so code that does use them still works, only later. A module that is
 already imported is left alone.
+
+Not the standard library's ``importlib.util.LazyLoader``: on Python 3.11 a lazy module in
+``sys.modules`` runs at the next ``import`` of its name (the import system reads its
+``__spec__``), which is exactly what Great Expectations' imports do.
 """
 
 from __future__ import annotations

@@ -61,6 +61,10 @@ def prepare_run(wh: Warehouse, settings: Settings, now: datetime) -> list[str]:
     return applied
 
 
+#: Pages read ahead of the chunk being processed: enough to hide the server's latency, few
+#: enough that memory stays bounded by the chunk (a page is 500 records).
+READ_AHEAD_PAGES = 8
+
 UNMAPPED = "unmapped_location: location {} is not mapped to an AIQ retail store (trident1_store_mappings)"
 
 
@@ -327,11 +331,12 @@ def ingest_credential(
             seen = LatestSeen()
             # The next pages are fetched (and decoded) while a chunk is processed: at most a chunk ahead.
             pages = read_ahead(client.iter_window(e.path, window.start, window.end),
-                               depth=max(2, -(-size // client.page_limit)), name=f"read-{e.name}")
+                               depth=READ_AHEAD_PAGES, name=f"read-{e.name}")
             for raw in chunked(pages, size, counts, seen,
                                first=[json.loads(h["payload"]) for h in held if h["entity"] == e.name],
                                superseded=lambda rec, e=e: count_read(counts, e, 1, _place(e, rec.get("location_id")))):
                 process_chunk(b, e, raw)
+                del raw  # not kept alive while the next chunk is read (peak RSS)
             counts.add("duplicates_skipped", seen.skipped)
         writer.drain()
         log.info("%s: read %d sales, %d refunds, %d customers in %d chunks of up to %d (%s → %s)", credential,
