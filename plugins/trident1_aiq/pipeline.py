@@ -329,7 +329,7 @@ def ingest_credential(
 
         for e in ENTITIES:
             seen = LatestSeen()
-            # The next pages are fetched (and decoded) while a chunk is processed: at most a chunk ahead.
+            # The next pages are fetched (and decoded) while a chunk is processed.
             pages = read_ahead(client.iter_window(e.path, window.start, window.end),
                                depth=READ_AHEAD_PAGES, name=f"read-{e.name}")
             for raw in chunked(pages, size, counts, seen,
