@@ -300,9 +300,6 @@ def _ident(value: Any) -> str | None:
     return None
 
 
-_SALE_MONEY = ("subtotal", "discount_total", "tax_total", "total")
-
-
 def _line(it: Any, n: int, notes: list[str]) -> tuple[dict[str, Any], int, int, int, int, int] | None:
     """One item → (stored line, gross cents, discount cents, tax cents, |line diff| cents,
     quantity in thousandths); None (with notes) when a field does not parse."""
@@ -354,7 +351,10 @@ def normalize_sale(raw: Any, row: int, credential: str, location_tz: dict[str, s
     updated = parse_time(get("updated_at"))
     if updated is None:
         notes.append("updated_at: missing or not an RFC 3339 time")
-    st, dt, tt, tot = (_money_field(rec, name, notes) for name in _SALE_MONEY)
+    st = _money_field(rec, "subtotal", notes)
+    dt = _money_field(rec, "discount_total", notes)
+    tt = _money_field(rec, "tax_total", notes)
+    tot = _money_field(rec, "total", notes)
 
     items: list[dict[str, Any]] = []
     gross_sum = disc_sum = tax_sum = 0
@@ -408,7 +408,11 @@ def normalize_sale(raw: Any, row: int, credential: str, location_tz: dict[str, s
             if paid is not None:
                 pay_sum += paid[1]
 
-    st_c, dt_c, tt_c, tot_c = (None if v is None else v[1] for v in (st, dt, tt, tot))
+    st_c = None if st is None else st[1]
+    dt_c = None if dt is None else dt[1]
+    tt_c = None if tt is None else tt[1]
+    tot_c = None if tot is None else tot[1]
+    present = [v for v in (st_c, dt_c, tt_c) if v is not None]
     lines_ok = max_line_diff is not None
     status = get("status")
     checks = {
@@ -423,7 +427,7 @@ def normalize_sale(raw: Any, row: int, credential: str, location_tz: dict[str, s
         "payments_diff_cents": tot_c - pay_sum if tot_c is not None and payments else 0,
         "total_cents": tot_c,
         "completed_total_cents": tot_c if status == "completed" else None,
-        "min_amount_cents": min((v for v in (st_c, dt_c, tt_c) if v is not None), default=None),
+        "min_amount_cents": min(present) if present else None,
         "min_quantity_milli": min_qty,
         "item_count": len(raw_items),
         "sold_year": created.year if created else None,
