@@ -35,34 +35,90 @@ SALE_STATUSES = ("completed", "voided", "refunded", "partially_refunded")
 
 # --------------------------------------------------------------------------- scalars
 
-
-def parse_money(value: Any) -> Decimal | None:
-    """A decimal string (or an exact JSON number) with at most two places."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, str):
-        return _money_text(value)
-    if isinstance(value, (int, Decimal)):
-        return _money_text(str(value))
-    return None  # a binary float never becomes money
+_MISSING = object()
+#: Parsed money and quantity texts, kept per distinct text: a day's prices, taxes and
+#: quantities repeat, so most values are parsed once. A plain dict (cleared when full)
+#: costs less per lookup than ``lru_cache``, and the rows then share one Decimal per value.
+_CACHE_LIMIT = 32_768
+_MONEY_CACHE: dict[str, tuple[Decimal, int] | None] = {}
+_QTY_CACHE: dict[str, tuple[Decimal, int] | None] = {}
+_MILLI = Decimal("0.001")
 
 
-@lru_cache(maxsize=16_384)
-def _money_text(value: str) -> Decimal | None:
-    """Cached: a day's amounts repeat (prices, taxes), and Decimal parsing is not free."""
+def _money_of_text(value: str) -> tuple[Decimal, int] | None:
+    """``(amount, cents)`` of a money text, or None; ``cents`` is exact (two places at most)."""
     text = value.strip()
     if not MONEY_RE.match(text):
         return None
-    return Decimal(text).quantize(CENT)
+    amount = Decimal(text).quantize(CENT)
+    return amount, int(amount * 100)
+
+
+def money_cents(value: Any) -> tuple[Decimal, int] | None:
+    """:func:`parse_money` with the amount in integer cents too: ``(amount, cents)`` or None.
+
+    The consistency checks add and compare cents as integers (exact, and much cheaper
+    than Decimal arithmetic); the Decimal is what is stored.
+    """
+    if value.__class__ is str:  # the JSON case, cached
+        hit = _MONEY_CACHE.get(value, _MISSING)
+        if hit is _MISSING:
+            if len(_MONEY_CACHE) >= _CACHE_LIMIT:
+                _MONEY_CACHE.clear()
+            hit = _MONEY_CACHE[value] = _money_of_text(value)
+        return hit
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, str):
+        return _money_of_text(value)
+    if isinstance(value, (int, Decimal)):
+        return _money_of_text(str(value))
+    return None  # a binary float never becomes money
+
+
+def parse_money(value: Any) -> Decimal | None:
+    """A decimal string (or an exact JSON number) with at most two places."""
+    parsed = money_cents(value)
+    return None if parsed is None else parsed[0]
+
+
+def _quantity_of_text(text: str) -> tuple[Decimal, int] | None:
+    text = text.strip()
+    if not QTY_RE.match(text):
+        return None
+    quantity = Decimal(text).quantize(_MILLI)
+    return quantity, int(quantity * 1000)
+
+
+def quantity_milli(value: Any) -> tuple[Decimal, int] | None:
+    """:func:`parse_quantity` with the quantity in integer thousandths too: ``(quantity, milli)``."""
+    if value.__class__ is str:
+        hit = _QTY_CACHE.get(value, _MISSING)
+        if hit is _MISSING:
+            if len(_QTY_CACHE) >= _CACHE_LIMIT:
+                _QTY_CACHE.clear()
+            hit = _QTY_CACHE[value] = _quantity_of_text(value)
+        return hit
+    if isinstance(value, bool) or value is None:
+        return None
+    return _quantity_of_text(str(value) if isinstance(value, (str, int, Decimal)) else "")
 
 
 def parse_quantity(value: Any) -> Decimal | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    text = str(value).strip() if isinstance(value, (str, int, Decimal)) else ""
-    if not QTY_RE.match(text):
-        return None
-    return Decimal(text).quantize(Decimal("0.001"))
+    parsed = quantity_milli(value)
+    return None if parsed is None else parsed[0]
+
+
+def line_gross_cents(quantity_milli: int, unit_price_cents: int) -> int:
+    """quantity × unit_price in cents, rounded half to even as ``Decimal.quantize`` rounds.
+
+    The exact product is in 1/100,000 of a unit; dividing by 1,000 with floor division
+    leaves a remainder in [0, 1000): above half rounds up, exactly half rounds to even.
+    """
+    whole, rest = divmod(quantity_milli * unit_price_cents, 1000)
+    if rest > 500 or (rest == 500 and whole & 1):
+        whole += 1
+    return whole
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -80,12 +136,18 @@ def to_utc(moment: datetime | None) -> datetime | None:
     return None if moment is None else moment.astimezone(UTC)
 
 
+_ZONES: dict[str, ZoneInfo] = {}
+
+
 def business_date(created_at: datetime | None, location_tz: str | None) -> date | None:
     """Rule 9: the sale's local date at its location (its offset, or the location's zone)."""
     if created_at is None:
         return None
     if location_tz:
-        return created_at.astimezone(ZoneInfo(location_tz)).date()
+        zone = _ZONES.get(location_tz)
+        if zone is None:
+            zone = _ZONES[location_tz] = ZoneInfo(location_tz)
+        return created_at.astimezone(zone).date()
     return created_at.date()
 
 
@@ -105,9 +167,10 @@ def normalize_phone(value: Any, region: str = "US") -> str | None:
     return _phone(value, region)
 
 
-@lru_cache(maxsize=16_384)
+@lru_cache(maxsize=65_536)
 def _phone(value: str, region: str) -> str | None:
-    """Cached: a customer's phone comes with the profile and again with each of their sales."""
+    """Cached: a customer's phone comes with the profile and again with each of their sales
+    (sized for a big day's distinct customers: parsing a number costs ~100 µs)."""
     try:
         number = phonenumbers.parse(value.strip(), region)
     except phonenumbers.NumberParseException:
@@ -220,110 +283,166 @@ class SaleRow:
     checks: dict[str, Any] = field(default_factory=dict)
 
 
-def _money_field(raw: dict, name: str, notes: list[str], where: str = "") -> Decimal | None:
-    value = parse_money(raw.get(name))
-    if value is None:
-        notes.append(f"{where}{name}: missing or not a money amount ({str(raw.get(name))[:40]!r})")
-    return value
+def _money_field(raw: dict, name: str, notes: list[str], where: str = "") -> tuple[Decimal, int] | None:
+    """``(amount, cents)`` of ``raw[name]``; a note when it is missing or not money."""
+    value = raw.get(name)
+    parsed = money_cents(value)
+    if parsed is None:
+        notes.append(f"{where}{name}: missing or not a money amount ({str(value)[:40]!r})")
+    return parsed
+
+
+def _ident(value: Any) -> str | None:
+    """An id field: a string or integer that is not blank, trimmed."""
+    if isinstance(value, (str, int)) and not isinstance(value, bool):
+        text = str(value).strip()
+        return text or None
+    return None
+
+
+def _line(it: Any, n: int, notes: list[str]) -> tuple[dict[str, Any], int, int, int, int, int] | None:
+    """One item → (stored line, gross cents, discount cents, tax cents, |line diff| cents,
+    quantity in thousandths); None (with notes) when a field does not parse."""
+    if not isinstance(it, dict):
+        it = {}
+    qty = quantity_milli(it.get("quantity"))
+    price = money_cents(it.get("unit_price"))
+    disc = money_cents(it.get("discount"))
+    tax = money_cents(it.get("tax"))
+    total = money_cents(it.get("total"))
+    line_id = it.get("line_id")
+    id_ok = isinstance(line_id, int) and not isinstance(line_id, bool)
+    if qty is None or price is None or disc is None or tax is None or total is None or not id_ok:
+        where = f"items[{n}]."
+        if qty is None:
+            notes.append(f"{where}quantity: missing or not a decimal quantity")
+        for name, parsed in (("unit_price", price), ("discount", disc), ("tax", tax), ("total", total)):
+            if parsed is None:
+                notes.append(f"{where}{name}: missing or not a money amount ({str(it.get(name))[:40]!r})")
+        if not id_ok:
+            notes.append(f"{where}line_id: missing or not an integer")
+        return None
+    gross = line_gross_cents(qty[1], price[1])
+    line = {"line_id": line_id, "sku": clean_text(it.get("sku"), 100),
+            "name": clean_text(it.get("name"), 500), "category": clean_text(it.get("category"), 200),
+            "quantity": qty[0], "unit_price": price[0], "discount": disc[0], "tax": tax[0], "total": total[0]}
+    return line, gross, disc[1], tax[1], abs(gross - disc[1] + tax[1] - total[1]), qty[1]
 
 
 def normalize_sale(raw: Any, row: int, credential: str, location_tz: dict[str, str], region: str) -> SaleRow:
+    """One raw sale → a typed row with its parse notes and consistency checks.
+
+    The checks (differences in integer cents, read by the validation suite) are computed on
+    integers: every amount is parsed once into its Decimal (stored) and its exact cents.
+    """
     notes: list[str] = []
-    rec = raw if isinstance(raw, dict) else {}
-    if not isinstance(raw, dict):
+    if isinstance(raw, dict):
+        rec = raw
+    else:
+        rec = {}
         notes.append("record is not a JSON object")
-    sid = rec.get("id")
-    sale_id = str(sid).strip() if isinstance(sid, (str, int)) and not isinstance(sid, bool) and str(sid).strip() else None
-    loc = rec.get("location_id")
+    get = rec.get
+    sale_id = _ident(get("id"))
+    loc = get("location_id")
     location_id = str(loc).strip() if isinstance(loc, (str, int)) and str(loc).strip() else None
-    created = parse_time(rec.get("created_at"))
+    created = parse_time(get("created_at"))
     if created is None:
-        notes.append(f"created_at: missing or not an RFC 3339 time ({str(rec.get('created_at'))[:40]!r})")
-    updated = parse_time(rec.get("updated_at"))
+        notes.append(f"created_at: missing or not an RFC 3339 time ({str(get('created_at'))[:40]!r})")
+    updated = parse_time(get("updated_at"))
     if updated is None:
         notes.append("updated_at: missing or not an RFC 3339 time")
-    money = {n: _money_field(rec, n, notes) for n in ("subtotal", "discount_total", "tax_total", "total")}
+    st = _money_field(rec, "subtotal", notes)
+    dt = _money_field(rec, "discount_total", notes)
+    tt = _money_field(rec, "tax_total", notes)
+    tot = _money_field(rec, "total", notes)
 
-    items, discounts = [], []
-    gross_sum = disc_sum = tax_sum = Decimal(0)
+    items: list[dict[str, Any]] = []
+    gross_sum = disc_sum = tax_sum = 0
     max_line_diff: int | None = 0
     min_qty: int | None = None
-    raw_items = rec.get("items")
+    raw_items = get("items")
     if not isinstance(raw_items, list) or not raw_items:
         notes.append("items: missing or empty")
         max_line_diff = None
         raw_items = []
     for n, it in enumerate(raw_items):
-        it = it if isinstance(it, dict) else {}
-        where = f"items[{n}]."
-        line_notes: list[str] = []
-        qty = parse_quantity(it.get("quantity"))
-        if qty is None:
-            line_notes.append(f"{where}quantity: missing or not a decimal quantity")
-        price, disc, tax, total = (_money_field(it, k, line_notes, where) for k in ("unit_price", "discount", "tax", "total"))
-        line_id = it.get("line_id")
-        if not isinstance(line_id, int) or isinstance(line_id, bool):
-            line_notes.append(f"{where}line_id: missing or not an integer")
-        notes.extend(line_notes)
-        if line_notes:
+        parsed = _line(it, n, notes)
+        if parsed is None:
             max_line_diff = None
             continue
-        gross = (qty * price).quantize(CENT)
+        line, gross, disc, tax, diff, qty = parsed
         gross_sum += gross
         disc_sum += disc
         tax_sum += tax
-        if max_line_diff is not None:
-            max_line_diff = max(max_line_diff, abs(cents(gross - disc + tax - total)))
-        mq = int(qty * 1000)
-        min_qty = mq if min_qty is None else min(min_qty, mq)
-        items.append({"line_id": line_id, "sku": clean_text(it.get("sku"), 100),
-                      "name": clean_text(it.get("name"), 500), "category": clean_text(it.get("category"), 200),
-                      "quantity": qty, "unit_price": price, "discount": disc, "tax": tax, "total": total})
-    applied = rec.get("discounts") if isinstance(rec.get("discounts"), list) else []
-    applied_sum: Decimal | None = Decimal(0)
+        if max_line_diff is not None and diff > max_line_diff:
+            max_line_diff = diff
+        if min_qty is None or qty < min_qty:
+            min_qty = qty
+        items.append(line)
+    applied = get("discounts")
+    if not isinstance(applied, list):
+        applied = []
+    discounts: list[dict[str, Any]] = []
+    applied_sum: int | None = 0
     for n, d in enumerate(applied):
-        d = d if isinstance(d, dict) else {}
-        amount = parse_money(d.get("amount"))
+        if not isinstance(d, dict):
+            d = {}
+        amount = money_cents(d.get("amount"))
         did = d.get("discount_id")
         if amount is None or not isinstance(did, (str, int)) or not str(did).strip():
             notes.append(f"discounts[{n}]: missing discount_id or amount")
             applied_sum = None
             continue
         if applied_sum is not None:
-            applied_sum += amount
+            applied_sum += amount[1]
         discounts.append({"discount_id": str(did).strip(), "code": clean_text(d.get("code"), 100),
-                          "name": clean_text(d.get("name"), 500), "amount": amount,
+                          "name": clean_text(d.get("name"), 500), "amount": amount[0],
                           "in_store_only": bool(d.get("in_store_only"))})
-    payments = rec.get("payments") if isinstance(rec.get("payments"), list) else []
-    pay_sum = sum((parse_money(p.get("amount")) or Decimal(0) for p in payments if isinstance(p, dict)), Decimal(0))
+    payments = get("payments")
+    if not isinstance(payments, list):
+        payments = []
+    pay_sum = 0
+    for p in payments:
+        if isinstance(p, dict):
+            paid = money_cents(p.get("amount"))
+            if paid is not None:
+                pay_sum += paid[1]
 
-    st, dt, tt, tot = money["subtotal"], money["discount_total"], money["tax_total"], money["total"]
+    st_c = None if st is None else st[1]
+    dt_c = None if dt is None else dt[1]
+    tt_c = None if tt is None else tt[1]
+    tot_c = None if tot is None else tot[1]
+    present = [v for v in (st_c, dt_c, tt_c) if v is not None]
     lines_ok = max_line_diff is not None
+    status = get("status")
     checks = {
         "max_line_diff_cents": max_line_diff,
-        "subtotal_diff_cents": cents(st - gross_sum) if st is not None and lines_ok else None,
-        "discount_diff_cents": cents(dt - disc_sum) if dt is not None and lines_ok else None,
-        "discounts_applied_diff_cents": cents(dt - applied_sum) if dt is not None and applied_sum is not None else None,
-        "tax_diff_cents": cents(tt - tax_sum) if tt is not None and lines_ok else None,
-        "total_diff_cents": cents(tot - (st - dt + tt)) if None not in (st, dt, tt, tot) else None,
-        "payments_diff_cents": cents(tot - pay_sum) if tot is not None and payments else 0,
-        "total_cents": cents(tot),
-        "completed_total_cents": cents(tot) if rec.get("status") == "completed" else None,
-        "min_amount_cents": min((cents(v) for v in (st, dt, tt) if v is not None), default=None),
+        "subtotal_diff_cents": st_c - gross_sum if st_c is not None and lines_ok else None,
+        "discount_diff_cents": dt_c - disc_sum if dt_c is not None and lines_ok else None,
+        "discounts_applied_diff_cents": dt_c - applied_sum if dt_c is not None and applied_sum is not None else None,
+        "tax_diff_cents": tt_c - tax_sum if tt_c is not None and lines_ok else None,
+        "total_diff_cents": (tot_c - (st_c - dt_c + tt_c)
+                             if st_c is not None and dt_c is not None and tt_c is not None and tot_c is not None
+                             else None),
+        "payments_diff_cents": tot_c - pay_sum if tot_c is not None and payments else 0,
+        "total_cents": tot_c,
+        "completed_total_cents": tot_c if status == "completed" else None,
+        "min_amount_cents": min(present) if present else None,
         "min_quantity_milli": min_qty,
         "item_count": len(raw_items),
         "sold_year": created.year if created else None,
     }
-    status = rec.get("status") if isinstance(rec.get("status"), str) else None
-    tz = location_tz.get(location_id or "")
-    customer = normalize_customer(rec.get("customer"), credential, region, to_utc(updated))
+    customer = normalize_customer(get("customer"), credential, region, to_utc(updated))
     return SaleRow(
         row=row, credential=credential, raw=raw if isinstance(raw, dict) else {"_raw": raw},
         key=record_key("sale", rec), sale_id=sale_id, location_id=location_id,
-        receipt_number=clean_text(rec.get("receipt_number"), 100), status=status,
-        sold_at=to_utc(created), business_date=business_date(created, tz), updated_at=to_utc(updated),
-        subtotal=st, discount_total=dt, tax_total=tt, total=tot,
-        currency=clean_text(rec.get("currency"), 3), customer=customer, items=items,
+        receipt_number=clean_text(get("receipt_number"), 100),
+        status=status if isinstance(status, str) else None,
+        sold_at=to_utc(created), business_date=business_date(created, location_tz.get(location_id or "")),
+        updated_at=to_utc(updated),
+        subtotal=None if st is None else st[0], discount_total=None if dt is None else dt[0],
+        tax_total=None if tt is None else tt[0], total=None if tot is None else tot[0],
+        currency=clean_text(get("currency"), 3), customer=customer, items=items,
         discounts=discounts, parse_notes=notes, checks=checks,
     )
 
@@ -353,27 +472,24 @@ class RefundRow:
 def normalize_refund(raw: Any, row: int, credential: str, location_tz: dict[str, str]) -> RefundRow:
     notes: list[str] = []
     rec = raw if isinstance(raw, dict) else {}
-
-    def ident(name: str) -> str | None:
-        v = rec.get(name)
-        return str(v).strip() if isinstance(v, (str, int)) and not isinstance(v, bool) and str(v).strip() else None
-
     created = parse_time(rec.get("created_at"))
     if created is None:
         notes.append("created_at: missing or not an RFC 3339 time")
     amount, tax, total = (_money_field(rec, k, notes) for k in ("amount", "tax", "total"))
-    location_id = ident("location_id")
+    a_c, t_c, tot_c = (None if v is None else v[1] for v in (amount, tax, total))
+    location_id = _ident(rec.get("location_id"))
     return RefundRow(
         row=row, credential=credential, raw=raw if isinstance(raw, dict) else {"_raw": raw},
-        key=record_key("refund", rec), refund_id=ident("id"), sale_id=ident("sale_id"),
+        key=record_key("refund", rec), refund_id=_ident(rec.get("id")), sale_id=_ident(rec.get("sale_id")),
         location_id=location_id, refunded_at=to_utc(created),
         business_date=business_date(created, location_tz.get(location_id or "")),
-        amount=amount, tax=tax, total=total, reason=clean_text(rec.get("reason"), 200),
+        amount=None if amount is None else amount[0], tax=None if tax is None else tax[0],
+        total=None if total is None else total[0], reason=clean_text(rec.get("reason"), 200),
         parse_notes=notes,
         checks={
-            "total_diff_cents": cents(total - amount - tax) if None not in (amount, tax, total) else None,
-            "min_amount_cents": min((cents(v) for v in (amount, tax, total) if v is not None), default=None),
-            "total_cents": cents(total),
+            "total_diff_cents": tot_c - a_c - t_c if a_c is not None and t_c is not None and tot_c is not None else None,
+            "min_amount_cents": min((v for v in (a_c, t_c, tot_c) if v is not None), default=None),
+            "total_cents": tot_c,
             "refund_year": created.year if created else None,
         },
     )

@@ -169,15 +169,17 @@ def known_defect(exc: BaseException) -> str | None:
 # ------------------------------------------------------------------------------ validation engine
 
 
-def _plain_checks(rows: list[dict[str, Any]], checks: list[Any]) -> dict[int, list[str]]:
+def _plain_checks(columns: dict[str, list[Any]], rows: list[int], checks: list[Any]) -> dict[int, list[str]]:
     """The product's own check list (``validate.sale_checks`` / ``refund_checks``) evaluated in
     plain Python with Great Expectations' semantics: ``not_null`` fails on None/NaN, ``between``
     and ``in_set`` ignore nulls. 0.3 s of GX per chunk would cap the model test at a handful of
-    histories; ``MODEL_GX=real`` uses GX, ``MODEL_GX=both`` runs both and fails on a difference."""
+    histories; ``MODEL_GX=real`` uses GX, ``MODEL_GX=both`` runs both and fails on a difference.
+    ``columns`` and ``rows`` are what ``validate.run_checks`` gets: one list per column, aligned
+    with the records' numbers."""
     bad: dict[int, list[str]] = {}
-    for row in rows:
+    for i, number in enumerate(rows):
         for c in checks:
-            value = row.get(c.column)
+            value = columns[c.column][i]
             null = value is None or (isinstance(value, float) and math.isnan(value))
             kw = dict(c.kwargs)
             if c.kind == "not_null":
@@ -192,7 +194,7 @@ def _plain_checks(rows: list[dict[str, Any]], checks: list[Any]) -> dict[int, li
             else:  # pragma: no cover - a new kind of check: make it visible
                 raise AssertionError(f"unknown check kind {c.kind}")
             if failed:
-                bad.setdefault(int(row["row"]), []).append(c.reason)
+                bad.setdefault(int(number), []).append(c.reason)
     return bad
 
 
@@ -214,10 +216,10 @@ def validation_engine(mode: str | None = None):
             yield
             return
 
-        def both(rows, checks):
-            plain = _plain_checks(rows, checks)
+        def both(columns, rows, checks):
+            plain = _plain_checks(columns, rows, checks)
             if mode == "both":
-                gx = real(rows, checks)
+                gx = real(columns, rows, checks)
                 assert {k: sorted(v) for k, v in gx.items()} == {k: sorted(v) for k, v in plain.items()}, \
                     f"GX and the plain evaluation disagree: {gx} != {plain}"
             return plain

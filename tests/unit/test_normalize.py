@@ -9,12 +9,15 @@ import pytest
 
 from trident1_aiq.normalize import (
     business_date,
+    line_gross_cents,
+    money_cents,
     normalize_customer,
     normalize_email,
     normalize_phone,
     normalize_sale,
     parse_money,
     parse_time,
+    quantity_milli,
 )
 from trident1_aiq.pipeline import run_window
 
@@ -96,3 +99,31 @@ def test_unparseable_values_become_notes_not_exceptions():
     assert any("created_at" in n for n in row.parse_notes)
     assert any("items" in n for n in row.parse_notes)
     assert normalize_sale("not a dict", 0, "c", {}, "US").parse_notes
+
+
+@pytest.mark.parametrize(("text", "parsed"), [
+    ("35.00", (Decimal("35.00"), 3500)), (" 35 ", (Decimal("35.00"), 3500)), ("-0.5", (Decimal("-0.50"), -50)),
+    ("-0", (Decimal("-0.00"), 0)), (7, (Decimal("7.00"), 700)), (Decimal("1.5"), (Decimal("1.50"), 150)),
+    ("1.234", None), ("1e9", None), ("", None), (None, None), (True, None), (35.5, None),
+])
+def test_money_cents_is_the_amount_and_its_exact_cents(text, parsed):
+    assert money_cents(text) == parsed
+    assert money_cents(text) == parsed  # the cached answer is the same
+    assert parse_money(text) == (None if parsed is None else parsed[0])
+
+
+@pytest.mark.parametrize(("text", "parsed"), [
+    ("3.545", (Decimal("3.545"), 3545)), ("2", (Decimal("2.000"), 2000)), (3, (Decimal("3.000"), 3000)),
+    ("-0.001", (Decimal("-0.001"), -1)), ("1.2345", None), ("x", None), (False, None), (1.5, None),
+])
+def test_quantity_milli_is_the_quantity_and_its_thousandths(text, parsed):
+    assert quantity_milli(text) == parsed
+
+
+@pytest.mark.parametrize(("qty", "price"), [
+    ("3.545", "12.40"), ("1.005", "1.00"), ("0.005", "1.00"), ("0.015", "1.00"), ("0.025", "1.00"), ("1.001", "0.50"),
+    ("-1.005", "1.00"), ("-0.015", "1.00"), ("2.5", "-0.01"), ("999999999999.999", "999999999.99"), ("0.001", "0.01"),
+])
+def test_line_gross_cents_rounds_half_even_like_decimal_quantize(qty, price):
+    expected = int((Decimal(qty) * Decimal(price)).quantize(Decimal("0.01")) * 100)
+    assert line_gross_cents(quantity_milli(qty)[1], money_cents(price)[1]) == expected

@@ -7,7 +7,14 @@ import copy
 import pytest
 
 from trident1_aiq.normalize import normalize_refund, normalize_sale
-from trident1_aiq.validate import validate_refunds, validate_sales
+from trident1_aiq.validate import (
+    frame_columns,
+    presence_only,
+    refund_checks,
+    sale_checks,
+    validate_refunds,
+    validate_sales,
+)
 
 from ..factories import sale
 
@@ -97,3 +104,28 @@ def test_refund_validation():
     good, rejected = validate_refunds([normalize_refund(ok, 0, "c", {}), normalize_refund(bad, 1, "c", {})], KNOWN)
     assert [g.refund_id for g in good] == ["R-1"]
     assert "total is not amount + tax" in " ".join(rejected[0][1])
+
+
+def test_frame_columns_are_the_checked_columns_read_once_per_row():
+    rows = [normalize_sale(sale(), 0, "c", {}, "US"), normalize_sale(sale(id=None, subtotal="x"), 1, "c", {}, "US")]
+    checks = sale_checks(KNOWN)
+    columns = frame_columns(rows, checks)
+    assert list(columns) == list(dict.fromkeys(c.column for c in checks))
+    assert columns["sale_id"] == [1, None] and columns["subtotal"] == [1, None]  # presence only
+    assert columns["status"] == ["completed", "completed"] and columns["location_id"] == ["LOC-1", "LOC-1"]
+    assert columns["parse_note_count"] == [0, 1]
+    assert columns["total_cents"] == [rows[0].checks["total_cents"], rows[1].checks["total_cents"]]
+    assert frame_columns([], checks) == {c: [] for c in columns}
+
+
+def test_presence_only_columns_are_those_checked_only_for_nulls():
+    presence = presence_only(sale_checks(KNOWN))
+    assert {"sale_id", "sold_at", "updated_at", "subtotal", "total"} <= presence
+    assert not presence & {"status", "location_id", "max_line_diff_cents", "discounts_applied_diff_cents"}
+    assert presence_only(refund_checks(KNOWN)) == {"refund_id", "sale_id", "refunded_at"}
+
+
+def test_failing_rows_are_reported_by_record_number_not_position():
+    rows = [normalize_sale(sale(id="S-a"), 7, "c", {}, "US"), normalize_sale(sale(id=None), 3, "c", {}, "US")]
+    good, bad = validate_sales(rows, KNOWN)
+    assert [g.row for g in good] == [7] and [b.row for b, _ in bad] == [3]
