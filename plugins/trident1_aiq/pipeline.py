@@ -8,11 +8,14 @@ is declared in ``entities.py``; what a run counts and writes to ``etl_runs`` is
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
@@ -113,6 +116,33 @@ def chunked(pages: Iterator[list[dict]], size: int, counts: RunCounts, seen: Lat
             chunk, at = [], {}
     if chunk:
         yield chunk
+
+
+_gc_lock = threading.Lock()
+_gc_pause = {"depth": 0, "was_enabled": False}  # nested or concurrent pauses: the outermost restores
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a chunk is normalised.
+
+    Normalising allocates hundreds of thousands of small objects, none of them in cycles;
+    each allocation burst makes the collector walk every live object of the process again
+    (measured: about a third of normalise's time). Reference counting still frees
+    everything; the collector runs again as soon as the block ends.
+    """
+    with _gc_lock:
+        if _gc_pause["depth"] == 0:
+            _gc_pause["was_enabled"] = gc.isenabled()
+            gc.disable()
+        _gc_pause["depth"] += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_pause["depth"] -= 1
+            if _gc_pause["depth"] == 0 and _gc_pause["was_enabled"]:
+                gc.enable()
 
 
 class Writer:
@@ -234,7 +264,7 @@ def process_chunk(b: Batch, e: Entity, raw: list[dict]) -> None:
             c.add("unchanged", known)
         if not raw:
             return
-    with c.step("normalize"):
+    with c.step("normalize"), gc_paused():
         rows = [e.normalize(r, i, b.source) for i, r in enumerate(raw)]
     if e.located:
         count_read(c, e, _by_location(rows))

@@ -1,4 +1,4 @@
-"""read_ahead: the same pages in the same order, the source's error where it happened, bounded, stoppable."""
+"""Overlapping I/O and CPU: read_ahead gives the same pages in order, the source's error where it happened, bounded and stoppable; gc_paused restores the collector."""
 
 from __future__ import annotations
 
@@ -61,3 +61,27 @@ def test_consumer_stopping_early_stops_the_reader():
     it.close()
     time.sleep(0.3)
     assert not any(t.name == "endless-reader" for t in threading.enumerate())
+
+
+def test_gc_paused_restores_the_collector_nested_and_when_failing():
+    import gc
+
+    from trident1_aiq.pipeline import gc_paused
+
+    assert gc.isenabled()
+    with gc_paused():
+        assert not gc.isenabled()
+        with gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # the outer pause still holds
+    assert gc.isenabled()
+    with pytest.raises(ValueError), gc_paused():
+        raise ValueError("a chunk failed")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()  # left as the caller had it
+    finally:
+        gc.enable()
