@@ -111,15 +111,15 @@ def stage_refunds(credential: str, run_id: str, now: datetime,
 
 
 def merge(wh: Warehouse, conn: Connection, entity: Entity, credential: str, run_id: str, now: datetime,
-          rows: list[tuple[Any, str, str | None]]) -> dict[str, Counter]:
-    """Stage a chunk of one entity's (row, store id, persona id), merge it with the entity's
+          staged: list[tuple[str, list[dict[str, Any]]]]) -> dict[str, Counter]:
+    """Stage a chunk of one entity (``entity.stage``'s rows), merge it with the entity's
     statements and release what it makes valid; return what the merge wrote, per measure
     and location (``entity.merged``)."""
     wh.run(conn, "load/stage_create")
     wh.run(conn, "load/stage_empty")
-    for query, staged in entity.stage(credential, run_id, now, rows):
-        if staged:
-            wh.bulk(conn, query, staged)
+    for query, rows in staged:
+        if rows:
+            wh.bulk(conn, query, rows)
     wh.run(conn, "load/analyze_staging")
     for statement in entity.merge:
         wh.run(conn, statement)
@@ -132,18 +132,22 @@ def merge(wh: Warehouse, conn: Connection, entity: Entity, credential: str, run_
     return counts
 
 
-def quarantine(wh: Warehouse, conn: Connection, credential: str, run_id: str, now: datetime,
-               entries: list[tuple[str, SaleRow | RefundRow, list[str], bool]]) -> None:
-    """Write (entity, row, reasons, held) entries: one open row per record (rule 10)."""
-    if not entries:
-        return
-    wh.run(conn, "load/quarantine_upsert", [
+def quarantine_rows(credential: str, run_id: str, now: datetime,
+                    entries: list[tuple[str, SaleRow | RefundRow, list[str], bool]]) -> list[dict[str, Any]]:
+    """(entity, row, reasons, held) entries → rows of ``quarantine``: one open row per record (rule 10)."""
+    return [
         {"quarantine_id": uuid.uuid4().hex, "credential": credential, "entity": entity,
          "record_key": row.key, "location_id": row.location_id, "held": held,
          "reasons": json.dumps(reasons, ensure_ascii=False), "reason_code": reasons[0].split(":", 1)[0][:50],
          "payload": payload_json(row.raw), "run_id": run_id, "now": now, "today": now.date()}
         for entity, row, reasons, held in entries
-    ])
+    ]
+
+
+def quarantine(wh: Warehouse, conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Write :func:`quarantine_rows` (inside the caller's transaction)."""
+    if rows:
+        wh.run(conn, "load/quarantine_upsert", rows)
 
 
 def held_records(wh: Warehouse, conn: Connection, credential: str) -> list[dict[str, Any]]:

@@ -25,7 +25,7 @@ from . import runs
 from .client import LatestSeen, Trident1Client, record_id
 from .config import Settings, unreported_mapping_warnings
 from .entities import ENTITIES, Entity, Source
-from .load import held_records, merge, quarantine, sync_settings, upsert_catalogue
+from .load import held_records, merge, quarantine, quarantine_rows, sync_settings, upsert_catalogue
 from .normalize import parse_time, to_utc
 from .personas import resolve_personas
 from .readahead import read_ahead
@@ -294,28 +294,39 @@ def process_chunk(b: Batch, e: Entity, raw: list[dict]) -> None:
     if not e.merge:
         return
 
+    # What the write needs is prepared here, so that the rows (and the records they came
+    # from) are let go while the write runs behind the next chunk: staging rows, quarantine
+    # rows (payloads as JSON), and the per-location figures of the report.
+    staged = e.stage(b.credential, b.run_id, b.now,
+                     [(r, b.mapping[r.location_id], persona[i]) for i, r in enumerate(load)])
+    entries = quarantine_rows(b.credential, b.run_id, b.now,
+                              [(e.name, r, reasons, False) for r, reasons in bad]
+                              + [(e.name, r, [UNMAPPED.format(r.location_id)], True) for r in hold])
+    read_here = _by_location(load)
+    released = _by_location([r for r in load if r.key in b.held_keys]) if e.report_released else None
+    quarantined, held = _by_location([r for r, _ in bad]), _by_location(hold)
+    del rows, load, bad, hold, persona
+
     def write() -> None:
-        merged = _write(b, e, [(r, b.mapping[r.location_id], persona[i]) for i, r in enumerate(load)], bad, hold)
+        merged = _write(b, e, staged, entries)
         for measure, by_location in merged.items():
             c.add(measure, by_location)
+        c.add("quarantined", quarantined)
+        c.add("held", held)
         if e.report_unchanged:
-            c.add("unchanged", _by_location(load) - merged.get("loaded", Counter()) - merged.get("updated", Counter()))
-        if e.report_released:
-            c.add("released", _by_location([r for r in load if r.key in b.held_keys]))
+            c.add("unchanged", read_here - merged.get("loaded", Counter()) - merged.get("updated", Counter()))
+        if released is not None:
+            c.add("released", released)
 
     b.writer.submit(write)
 
 
-def _write(b: Batch, e: Entity, rows: list[tuple[Any, str, str | None]], bad: list, hold: list) -> dict[str, Counter]:
+def _write(b: Batch, e: Entity, staged: list[tuple[str, list[dict]]], entries: list[dict]) -> dict[str, Counter]:
     """One transaction: merge the chunk, quarantine its rejects and hold its unmapped records."""
     with b.counts.step("load"), b.wh.begin() as conn:
         b.wh.run(conn, "load/lock", {"credential": b.credential})
-        merged = merge(b.wh, conn, e, b.credential, b.run_id, b.now, rows)
-        quarantine(b.wh, conn, b.credential, b.run_id, b.now,
-                   [(e.name, r, reasons, False) for r, reasons in bad]
-                   + [(e.name, r, [UNMAPPED.format(r.location_id)], True) for r in hold])
-    b.counts.add("quarantined", _by_location([r for r, _ in bad]))
-    b.counts.add("held", _by_location(hold))
+        merged = merge(b.wh, conn, e, b.credential, b.run_id, b.now, staged)
+        quarantine(b.wh, conn, entries)
     return merged
 
 
