@@ -56,7 +56,7 @@ DLT_VENV = ROOT / ".venv-dlt"
 DLT_REQUIREMENTS = ROOT / "benchmarks" / "requirements-dlt.txt"
 # Issue 14's targets against dlt: the pipeline in ≤ 0.67 × the time of dlt's fastest merge configuration
 # reading the same three endpoints; peak RSS below dlt's default configuration's (367 MB at 100,000 sales,
-# ../shared/perf/dlt_peer/RESULTS.md) and flat: at 3 × the sales ≤ 1.1 × the figure.
+# measured for the issue) and flat: at 3 × the sales ≤ 1.1 × the figure.
 DLT_RATIO_TARGET = 0.67
 DLT_DEFAULT_RSS_MB = 367.0
 FLAT_RSS_TARGET = 1.1
@@ -94,8 +94,9 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
     With ``spec["trace_memory"]`` (or ``BENCH_TRACE_MEMORY=1``) a tracemalloc probe reports where
     Python memory grew between the end of the first validated chunk (the first chunk of sales:
     customers come first and are not validated, so before it Great Expectations may not be
-    imported yet and its import would top the list) and the end of the run. It slows the run and
-    adds to its RSS: bench.py makes such runs extra, outside the medians."""
+    imported yet and its import would top the list) and the end of the run, and up to the chunk after
+    which traced memory was highest. It slows the run and adds to its RSS: bench.py makes such runs
+    extra, outside the medians."""
     probe = MemoryProbe() if spec.get("trace_memory") or os.environ.get("BENCH_TRACE_MEMORY") else None
     t_import = time.perf_counter()
     from trident1_aiq import pipeline
@@ -119,8 +120,7 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
     if probe:
         def probed(b: Any, e: Any, raw: list[dict]) -> None:  # ingest_credential looks it up at each call
             process_chunk(b, e, raw)
-            if e.validate:
-                probe.after_first_validated_chunk()
+            probe.after_chunk(e.name, bool(e.validate))
 
         pipeline.process_chunk = probed
     try:
@@ -177,7 +177,9 @@ def top_growth(diffs: list[Any], n: int = 10) -> list[dict[str, Any]]:
 
 
 class MemoryProbe:
-    """tracemalloc from the worker's start; a snapshot after the first validated chunk and one at the end."""
+    """tracemalloc from the worker's start; snapshots at the end of the first validated chunk, at the end
+    of the chunk after which traced memory was highest ("fullest", transient growth the end no longer
+    holds, e.g. per-day state of an entity that is done) and at the end of the run."""
 
     def __init__(self) -> None:
         import tracemalloc
@@ -187,12 +189,25 @@ class MemoryProbe:
         self.first: Any = None
         self.rss_first = float("nan")
         self.traced_first = 0
+        self.chunks = 0
+        self.fullest: Any = None
+        self.fullest_at = ""
+        self.traced_fullest = 0
 
-    def after_first_validated_chunk(self) -> None:
+    def after_chunk(self, entity: str, validated: bool) -> None:
+        self.chunks += 1
         if self.first is None:
-            self.first = self._snapshot()
-            self.rss_first = rss_mb()
-            self.traced_first = self.tm.get_traced_memory()[0]
+            if validated:
+                self.first = self._snapshot()
+                self.rss_first = rss_mb()
+                self.traced_first = self.tm.get_traced_memory()[0]
+            return
+        current = self.tm.get_traced_memory()[0]
+        if current > self.traced_fullest:
+            self.fullest = None  # let the previous one go before the next is taken
+            self.fullest = self._snapshot()
+            self.traced_fullest = current
+            self.fullest_at = f"chunk {self.chunks} ({entity})"
 
     def _snapshot(self) -> Any:
         tm = self.tm
@@ -205,11 +220,15 @@ class MemoryProbe:
         current, peak = self.tm.get_traced_memory()
         self.tm.stop()
         first = self.first if self.first is not None else end
-        return {"baseline": "end of the first validated chunk (the first of sales)",
-                "traced_baseline_mb": round(self.traced_first / 2**20, 1),
-                "traced_end_mb": round(current / 2**20, 1), "traced_peak_mb": round(peak / 2**20, 1),
-                "rss_baseline_mb": self.rss_first, "rss_end_mb": rss_mb(),
-                "top_growth": top_growth(end.compare_to(first, "lineno"))}
+        out = {"baseline": "end of the first validated chunk (the first of sales)",
+               "traced_baseline_mb": round(self.traced_first / 2**20, 1),
+               "traced_end_mb": round(current / 2**20, 1), "traced_peak_mb": round(peak / 2**20, 1),
+               "rss_baseline_mb": self.rss_first, "rss_end_mb": rss_mb(),
+               "top_growth": top_growth(end.compare_to(first, "lineno"))}
+        if self.fullest is not None:
+            out.update(fullest_at=self.fullest_at, traced_fullest_mb=round(self.traced_fullest / 2**20, 1),
+                       top_growth_fullest=top_growth(self.fullest.compare_to(first, "lineno")))
+        return out
 
 
 def _count(wh, table: str) -> int:
@@ -746,6 +765,12 @@ def memory_markdown(traces: dict[str, Any]) -> list[str]:
                   "| site | grew KB | blocks | now KB |", "|---|---:|---:|---:|"]
         lines += [f"| `{g['site']}` | {g['grew_kb']:,} | {g['blocks']:,} | {g['now_kb']:,} |" for g in t["top_growth"]]
         lines.append("")
+        if t.get("top_growth_fullest"):
+            lines += [f"Traced memory was highest after {t['fullest_at']}: {t['traced_fullest_mb']} MB; what had "
+                      "grown by then:", "", "| site | grew KB | blocks | now KB |", "|---|---:|---:|---:|"]
+            lines += [f"| `{g['site']}` | {g['grew_kb']:,} | {g['blocks']:,} | {g['now_kb']:,} |"
+                      for g in t["top_growth_fullest"]]
+            lines.append("")
     return lines
 
 

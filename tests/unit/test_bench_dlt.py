@@ -124,3 +124,27 @@ def test_memory_probe_lists_the_sites_that_grew_most():
                    {"site": "pandas/core/frame.py:10", "grew_kb": 2.0, "blocks": 3, "now_kb": 4.0}]
     assert bench.short_site("/usr/lib/python3.11/json/decoder.py", 353) == "json/decoder.py:353"
     assert len(bench.top_growth([diff("/a.py", n, n + 1, 1, 1) for n in range(20)], n=10)) == 10
+
+
+def test_memory_probe_takes_its_baseline_after_the_first_validated_chunk():
+    import tracemalloc
+
+    if tracemalloc.is_tracing():
+        pytest.skip("tracemalloc is already on in this process")
+    probe = bench.MemoryProbe()
+    try:
+        probe.after_chunk("customer", validated=False)  # customers: not validated, no baseline yet
+        assert probe.first is None
+        probe.after_chunk("sale", validated=True)
+        held = [bytearray(1024) for _ in range(2000)]  # ~2 MB that stays to the end
+        probe.after_chunk("sale", validated=True)
+        report = probe.report()
+    finally:
+        if tracemalloc.is_tracing():
+            tracemalloc.stop()
+    assert len(held) == 2000
+    assert report["fullest_at"] == "chunk 3 (sale)"
+    top = report["top_growth"][0]
+    assert "test_bench_dlt.py" in top["site"] and top["grew_kb"] >= 2000 and top["blocks"] >= 2000
+    assert report["top_growth_fullest"][0]["site"] == top["site"]
+    assert len(report["top_growth"]) <= 10
