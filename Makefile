@@ -57,7 +57,7 @@ lint: install
 sandbox: install
 	$(PY) -m trident1_aiq sandbox $(ARGS)
 
-## bench: the pipeline on a 100,000-sale day on PostgreSQL and SQLite, with references (benchmarks/results/)
+## bench: the pipeline on a 100,000-sale day on PostgreSQL and SQLite, with references and dlt (benchmarks/results/)
 bench: install
 	$(PY) benchmarks/bench.py $(ARGS)
 

@@ -10,7 +10,12 @@ and peak RSS is the run's own:
 * the rerun of the same, unchanged day;
 * references, on the same rows: raw ``COPY`` of the loaded lines (psycopg 3
   ``write_row``) and the script a user would otherwise write (``naive_script.py``);
-* peak RSS at ``--scale`` × the sales, and a backfill of ``--backfill-days`` days.
+* peak RSS at ``--scale`` × the sales, and a backfill of ``--backfill-days`` days;
+* on PostgreSQL, the **dlt reference arm** (``dlt_arm.py``: dlt's REST API source, merge on
+  ``id``, CSV/COPY without gzip, the same three endpoints) in its own virtualenv
+  (``.venv-dlt``, made here from ``requirements-dlt.txt``), interleaved with the pipeline's
+  first runs on the same served day: one pair per repeat, the order alternating, each run a
+  fresh process on a fresh database; ``--no-dlt`` skips it, ``--dlt-only`` runs only the pairs.
 
 Results go to ``benchmarks/results/latest.json`` and ``latest.md``.
 """
@@ -18,9 +23,11 @@ Results go to ``benchmarks/results/latest.json`` and ``latest.md``.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
+import shutil
 import socket
 import statistics
 import subprocess
@@ -31,6 +38,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "plugins"))
@@ -44,6 +52,14 @@ DAY = date(2026, 11, 25)
 NOW = datetime(2026, 11, 26, 6, 0, tzinfo=UTC)
 STORE, KEY, CRED = "chain", "sandbox-chain-key", "trident1_chain"
 STORES = ("den-downtown", "nyc-soho", "la-venice", "chi-loop")
+DLT_VENV = ROOT / ".venv-dlt"
+DLT_REQUIREMENTS = ROOT / "benchmarks" / "requirements-dlt.txt"
+# Issue 14's targets against dlt: the pipeline in ≤ 0.67 × the time of dlt's fastest merge configuration
+# reading the same three endpoints; peak RSS below dlt's default configuration's (367 MB at 100,000 sales,
+# measured for the issue) and flat: at 3 × the sales ≤ 1.1 × the figure.
+DLT_RATIO_TARGET = 0.67
+DLT_DEFAULT_RSS_MB = 367.0
+FLAT_RSS_TARGET = 1.1
 
 
 # ----------------------------------------------------------------------------- worker (one run)
@@ -73,8 +89,17 @@ def peak_rss_mb() -> float:
 
 
 def worker(spec: dict[str, Any]) -> dict[str, Any]:
-    """One Airflow-task-like run: ingest the day, then loyalty; report timings and RSS."""
+    """One Airflow-task-like run: ingest the day, then loyalty; report timings and RSS.
+
+    With ``spec["trace_memory"]`` (or ``BENCH_TRACE_MEMORY=1``) a tracemalloc probe reports where
+    Python memory grew between the end of the first validated chunk (the first chunk of sales:
+    customers come first and are not validated, so before it Great Expectations may not be
+    imported yet and its import would top the list) and the end of the run, and up to the chunk after
+    which traced memory was highest. It slows the run and adds to its RSS: bench.py makes such runs
+    extra, outside the medians."""
+    probe = MemoryProbe() if spec.get("trace_memory") or os.environ.get("BENCH_TRACE_MEMORY") else None
     t_import = time.perf_counter()
+    from trident1_aiq import pipeline
     from trident1_aiq.client import Trident1Client
     from trident1_aiq.config import trident1_credential
     from trident1_aiq.loyalty import run_loyalty
@@ -91,13 +116,24 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
                                extra={"store_name": STORE})
     lines_before = _count(wh, "sale_items")
     run_id = f"bench-{uuid.uuid4().hex[:8]}"
-    t0 = time.perf_counter()
-    summary = ingest_credential(wh=wh, client=Trident1Client(cred), settings=settings, credential=CRED,
-                                run_id=run_id, window=run_window(day, settings.integration.lookback_hours, now),
-                                now=now, chunk_size=spec.get("chunk_size"))
-    t1 = time.perf_counter()
-    counts = run_loyalty(wh, settings, run_id, now)
-    t2 = time.perf_counter()
+    process_chunk = pipeline.process_chunk
+    if probe:
+        def probed(b: Any, e: Any, raw: list[dict]) -> None:  # ingest_credential looks it up at each call
+            process_chunk(b, e, raw)
+            probe.after_chunk(e.name, bool(e.validate))
+
+        pipeline.process_chunk = probed
+    try:
+        t0 = time.perf_counter()
+        summary = ingest_credential(wh=wh, client=Trident1Client(cred), settings=settings, credential=CRED,
+                                    run_id=run_id, window=run_window(day, settings.integration.lookback_hours, now),
+                                    now=now, chunk_size=spec.get("chunk_size"))
+        t1 = time.perf_counter()
+        counts = run_loyalty(wh, settings, run_id, now)
+        t2 = time.perf_counter()
+    finally:
+        pipeline.process_chunk = process_chunk
+    trace = probe.report() if probe else None
     stages = dict(summary["step_seconds"])
     stages["loyalty"] = round(t2 - t1, 3)
     out = {
@@ -109,8 +145,90 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
         "sales_total": _count(wh, "sales"), "points_earned": counts.summary()["points_earned"],
         "refunds_reconciled": counts["refunds_reconciled"], "peak_rss_mb": peak_rss_mb(),
     }
+    if trace:
+        out["memory_trace"] = trace
     wh.dispose()
     return out
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return float("nan")
+
+
+def short_site(filename: str, lineno: int) -> str:
+    """``…/site-packages/pkg/mod.py`` → ``pkg/mod.py:LINE``; the project's and the standard library's files
+    relative to their roots."""
+    for marker in ("/site-packages/", "/plugins/", str(ROOT) + "/", "/lib/python{}.{}/".format(*sys.version_info)):
+        if marker in filename:
+            filename = filename.rsplit(marker, 1)[1]
+            break
+    return f"{filename}:{lineno}"
+
+
+def top_growth(diffs: list[Any], n: int = 10) -> list[dict[str, Any]]:
+    """The ``n`` allocation sites that grew most (tracemalloc ``StatisticDiff``s, largest first)."""
+    grown = sorted((d for d in diffs if d.size_diff > 0), key=lambda d: d.size_diff, reverse=True)[:n]
+    return [{"site": short_site(d.traceback[0].filename, d.traceback[0].lineno),
+             "grew_kb": round(d.size_diff / 1024, 1), "blocks": d.count_diff, "now_kb": round(d.size / 1024, 1)}
+            for d in grown]
+
+
+class MemoryProbe:
+    """tracemalloc from the worker's start; snapshots at the end of the first validated chunk, at the end
+    of the chunk after which traced memory was highest ("fullest", transient growth the end no longer
+    holds, e.g. per-day state of an entity that is done) and at the end of the run."""
+
+    def __init__(self) -> None:
+        import tracemalloc
+
+        self.tm = tracemalloc
+        tracemalloc.start(1)
+        self.first: Any = None
+        self.rss_first = float("nan")
+        self.traced_first = 0
+        self.chunks = 0
+        self.fullest: Any = None
+        self.fullest_at = ""
+        self.traced_fullest = 0
+
+    def after_chunk(self, entity: str, validated: bool) -> None:
+        self.chunks += 1
+        if self.first is None:
+            if validated:
+                self.first = self._snapshot()
+                self.rss_first = rss_mb()
+                self.traced_first = self.tm.get_traced_memory()[0]
+            return
+        current = self.tm.get_traced_memory()[0]
+        if current > self.traced_fullest:
+            self.fullest = None  # let the previous one go before the next is taken
+            self.fullest = self._snapshot()
+            self.traced_fullest = current
+            self.fullest_at = f"chunk {self.chunks} ({entity})"
+
+    def _snapshot(self) -> Any:
+        tm = self.tm
+        return tm.take_snapshot().filter_traces((tm.Filter(False, tm.__file__),
+                                                 tm.Filter(False, "<frozen importlib._bootstrap*>"),
+                                                 tm.Filter(False, "<unknown>")))
+
+    def report(self) -> dict[str, Any]:
+        end = self._snapshot()
+        current, peak = self.tm.get_traced_memory()
+        self.tm.stop()
+        first = self.first if self.first is not None else end
+        out = {"baseline": "end of the first validated chunk (the first of sales)",
+               "traced_baseline_mb": round(self.traced_first / 2**20, 1),
+               "traced_end_mb": round(current / 2**20, 1), "traced_peak_mb": round(peak / 2**20, 1),
+               "rss_baseline_mb": self.rss_first, "rss_end_mb": rss_mb(),
+               "top_growth": top_growth(end.compare_to(first, "lineno"))}
+        if self.fullest is not None:
+            out.update(fullest_at=self.fullest_at, traced_fullest_mb=round(self.traced_fullest / 2**20, 1),
+                       top_growth_fullest=top_growth(self.fullest.compare_to(first, "lineno")))
+        return out
 
 
 def _count(wh, table: str) -> int:
@@ -120,12 +238,75 @@ def _count(wh, table: str) -> int:
 
 def run_worker(spec: dict[str, Any]) -> dict[str, Any]:
     env = dict(os.environ, PYTHONPATH=str(ROOT / "plugins"))
+    t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, __file__, "worker", json.dumps(spec)], check=False, capture_output=True,
                           text=True,
                           env=env, cwd=ROOT)
     if proc.returncode != 0:
         raise RuntimeError(f"worker failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out["wall_s"] = round(time.perf_counter() - t0, 3)  # the whole process: interpreter, imports, setup
+    return out
+
+
+# ----------------------------------------------------------------------------- the dlt reference arm
+
+
+def ensure_dlt_venv(python: str = "python3.11") -> Path:
+    """``.venv-dlt`` from ``requirements-dlt.txt``: made once, remade when the file changes; its interpreter."""
+    exe = DLT_VENV / "bin" / "python"
+    stamp = DLT_VENV / ".requirements-sha256"
+    want = hashlib.sha256(DLT_REQUIREMENTS.read_bytes()).hexdigest()
+    if exe.exists() and stamp.exists() and stamp.read_text().strip() == want:
+        return exe
+    _say(f"making {DLT_VENV.name} ({python} -m venv; pip install -r {DLT_REQUIREMENTS.relative_to(ROOT)})")
+    if not exe.exists():
+        subprocess.run([python, "-m", "venv", str(DLT_VENV)], check=True)
+    proc = subprocess.run([str(exe), "-m", "pip", "install", "-q", "-r", str(DLT_REQUIREMENTS)], capture_output=True,
+                          text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"pip install into {DLT_VENV} failed:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+    stamp.write_text(want + "\n")
+    return exe
+
+
+def dlt_dsn(admin_url: str, database: str) -> str:
+    """The DSN dlt gets: the admin URL's server and user on ``database``, with a password (dlt's postgres
+    credentials insist on one; under trust auth any will do)."""
+    u = urlsplit(admin_url.replace("postgresql+psycopg://", "postgresql://"))
+    user = u.username or "postgres"
+    password = u.password or "bench"
+    host = u.hostname or "127.0.0.1"
+    netloc = f"{user}:{password}@{host}" + (f":{u.port}" if u.port else "")
+    return urlunsplit(("postgresql", netloc, f"/{database}", u.query, ""))
+
+
+def zulu(t: datetime) -> str:
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def run_dlt(python: Path, sandbox: str, window: Any, tmp: Path) -> dict[str, Any]:
+    """One dlt run: a fresh process with the dlt venv's interpreter, into a fresh PostgreSQL database."""
+    url, drop = new_database("postgresql", tmp)
+    work = tmp / f"dlt-{uuid.uuid4().hex[:8]}"
+    work.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
+    env["BENCH_API_KEY"] = KEY
+    try:
+        t0 = time.perf_counter()
+        proc = subprocess.run([str(python), str(ROOT / "benchmarks" / "dlt_arm.py"),
+                               "--base-url", f"http://{sandbox}/api/v1", "--dsn", dlt_dsn(PG_ADMIN, url.rsplit("/", 1)[1]),
+                               "--since", zulu(window.start), "--before", zulu(window.end), "--store", STORE,
+                               "--work", str(work)], capture_output=True, text=True, check=False, env=env, cwd=work)
+        wall = time.perf_counter() - t0
+        if proc.returncode != 0:
+            raise RuntimeError(f"dlt arm failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+        out = json.loads(proc.stdout.strip().splitlines()[-1])
+        out["wall_s"] = round(wall, 3)
+        return out
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        drop()
 
 
 # ----------------------------------------------------------------------------- databases
@@ -234,34 +415,57 @@ class Sandbox:
 def bench(args: argparse.Namespace) -> dict[str, Any]:
     import tempfile
 
+    from trident1_aiq.pipeline import run_window
+
     per_loc = args.sales // args.locations
     lookback = settings_for(args.locations).integration.lookback_hours
     tmp = Path(tempfile.mkdtemp(prefix="t1-bench-"))
     base = {"locations": args.locations, "day": DAY.isoformat(), "now": NOW.isoformat(), "chunk_size": args.chunk_size}
     result: dict[str, Any] = {
         "when": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
+                    "loadavg_start": [round(x, 2) for x in os.getloadavg()]},
         "params": {"sales": per_loc * args.locations, "locations": args.locations, "repeats": args.repeats,
                    "chunk_size": args.chunk_size or settings_for(args.locations).integration.chunk_size,
-                   "business_day": DAY.isoformat()},
+                   "business_day": DAY.isoformat(), "dlt_only": bool(args.dlt_only)},
         "runs": {}, "references": {"copy": [], "naive": []},
     }
+    if args.note:
+        result["note"] = args.note
+    use_dlt = "postgresql" in args.databases and not args.no_dlt
+    dlt_python = ensure_dlt_venv(args.dlt_python) if use_dlt else None
+    window = run_window(DAY, lookback, NOW)
+    if use_dlt:
+        result["dlt"] = {"runs": [], "pairs": [], "requirements": str(DLT_REQUIREMENTS.relative_to(ROOT))}
     # Sales ring on the day before: the business day's window (48 h look-back) holds all of them.
     sandbox = Sandbox(args.locations, per_loc, DAY - timedelta(days=1), DAY - timedelta(days=1), NOW)
     try:
         result["sandbox_warm_s"] = sandbox.warm(DAY, NOW, lookback)
         for db in args.databases:
             runs = result["runs"].setdefault(db, {"first": [], "rerun": []})
+            pairs = use_dlt and db == "postgresql"
             for n in range(args.repeats):
+                dlt_first = pairs and n % 2 == 1  # alternate the order: a neighbour's load hits both alike
+                dlt_run = run_dlt(dlt_python, sandbox.addr, window, tmp) if dlt_first else None
                 url, drop = new_database(db, tmp)
                 try:
                     first = run_worker(dict(base, db=url, sandbox=sandbox.addr))
-                    rerun = run_worker(dict(base, db=url, sandbox=sandbox.addr))
                     runs["first"].append(first)
-                    runs["rerun"].append(rerun)
+                    if pairs and not dlt_first:
+                        dlt_run = run_dlt(dlt_python, sandbox.addr, window, tmp)
                     _say(f"{db} #{n + 1}: first {first['total_s']} s ({first['lines_new']} lines, "
-                         f"{first['peak_rss_mb']} MB), rerun {rerun['total_s']} s")
-                    if db == "postgresql":
+                         f"{first['peak_rss_mb']} MB)")
+                    if dlt_run:
+                        result["dlt"]["runs"].append(dlt_run)
+                        pair = make_pair(n + 1, "dlt→project" if dlt_first else "project→dlt", first, dlt_run)
+                        result["dlt"]["pairs"].append(pair)
+                        _say(f"  dlt {dlt_run['total_s']} s ({dlt_run['lines']} lines, {dlt_run['peak_rss_mb']} MB); "
+                             f"project ÷ dlt {pair['ratio']:.2f}× ({pair['order']})")
+                    if not args.dlt_only:
+                        rerun = run_worker(dict(base, db=url, sandbox=sandbox.addr))
+                        runs["rerun"].append(rerun)
+                        _say(f"  rerun {rerun['total_s']} s")
+                    if db == "postgresql" and not args.dlt_only:
                         ref = copy_reference(url)
                         result["references"]["copy"].append(ref)
                         naive = naive_reference(sandbox.addr, url, DAY, NOW, lookback)
@@ -269,6 +473,8 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
                         _say(f"  COPY {ref['lines_per_s']} lines/s; to_sql script {naive['seconds']} s")
                 finally:
                     drop()
+        if args.trace_memory:
+            result["memory_trace"] = {"base": traced_run(base, sandbox, tmp)}
         if args.scale:
             per_big = args.sales * args.scale // args.locations
             ring = (DAY - timedelta(days=1)).isoformat()
@@ -281,11 +487,37 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
                 _say(f"x{args.scale}: {big['total_s']} s, {big['peak_rss_mb']} MB")
             finally:
                 drop()
+            if args.trace_memory:
+                result["memory_trace"]["scale"] = traced_run(base, sandbox, tmp)
     finally:
         sandbox.stop()
+    if use_dlt and result["dlt"]["runs"]:
+        result["dlt"]["version"] = result["dlt"]["runs"][0].get("dlt")
     if args.backfill_days:
         result["backfill"] = backfill(args, base, tmp, lookback)
+    result["machine"]["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     return result
+
+
+def make_pair(repeat: int, order: str, project: dict[str, Any], dlt: dict[str, Any]) -> dict[str, Any]:
+    """One interleaved pair: the pipeline's first run and the dlt arm's run on the same served day."""
+    return {"repeat": repeat, "order": order, "project_s": project["total_s"], "dlt_s": dlt["total_s"],
+            "ratio": round(project["total_s"] / dlt["total_s"], 3),
+            "project_rss_mb": project["peak_rss_mb"], "dlt_rss_mb": dlt["peak_rss_mb"],
+            "project_lines": project["lines_new"], "dlt_lines": dlt["lines"]}
+
+
+def traced_run(base: dict, sandbox: Sandbox, tmp: Path) -> dict[str, Any]:
+    """One extra run with the tracemalloc probe (slower, more RSS: not in any median)."""
+    url, drop = new_database("postgresql", tmp)
+    try:
+        run = run_worker(dict(base, db=url, sandbox=sandbox.addr, trace_memory=True))
+    finally:
+        drop()
+    t = run["memory_trace"]
+    _say(f"traced run: RSS after the first sales chunk {t['rss_baseline_mb']} MB → end {t['rss_end_mb']} MB; traced "
+         f"{t['traced_baseline_mb']} → {t['traced_end_mb']} MB (peak {t['traced_peak_mb']} MB)")
+    return run
 
 
 def backfill(args: argparse.Namespace, base: dict, tmp: Path, lookback: int) -> dict[str, Any]:
@@ -335,24 +567,27 @@ def summarise(r: dict[str, Any]) -> dict[str, Any]:
         total = med([x["total_s"] for x in first])
         out[db] = {
             "lines": lines, "sales": med([x["sales_read"] for x in first]), "total_s": total,
-            "lines_per_s": round(lines / total), "rerun_s": med([x["total_s"] for x in runs["rerun"]]),
+            "lines_per_s": round(lines / total),
+            "rerun_s": med([x["total_s"] for x in runs["rerun"]]) if runs["rerun"] else None,
             "peak_rss_mb": med([x["peak_rss_mb"] for x in first]),
             "stages": {s: med([x["stages"].get(s, 0.0) for x in first]) for s in stages},
         }
     targets = []
     pg, lite = out.get("postgresql"), out.get("sqlite")
-    copy = med([x["lines_per_s"] for x in r["references"]["copy"]])
-    naive = med([x["seconds"] for x in r["references"]["naive"]])
-    if pg:
+    copy = med([x["lines_per_s"] for x in r["references"]["copy"]]) if r["references"]["copy"] else None
+    naive = med([x["seconds"] for x in r["references"]["naive"]]) if r["references"]["naive"] else None
+    if pg and copy:
         load_rate = pg["lines"] / pg["stages"]["load"]
-        targets += [
-            ("Load stage on PostgreSQL ≥ 0.5 × raw COPY of the same lines",
-             f"{load_rate:,.0f} vs COPY {copy:,.0f} lines/s = {load_rate / copy:.2f}×", load_rate >= 0.5 * copy),
-            ("End to end on PostgreSQL ≥ 25,000 sale lines/s", f"{pg['lines_per_s']:,} lines/s",
-             pg["lines_per_s"] >= 25_000),
-            ("End to end on PostgreSQL ≥ 5 × the to_sql script", f"script {naive} s / pipeline {pg['total_s']} s = "
-             f"{naive / pg['total_s']:.2f}×", naive >= 5 * pg["total_s"]),
-        ]
+        targets.append(("Load stage on PostgreSQL ≥ 0.5 × raw COPY of the same lines",
+                        f"{load_rate:,.0f} vs COPY {copy:,.0f} lines/s = {load_rate / copy:.2f}×",
+                        load_rate >= 0.5 * copy))
+    if pg:
+        targets.append(("End to end on PostgreSQL ≥ 25,000 sale lines/s", f"{pg['lines_per_s']:,} lines/s",
+                        pg["lines_per_s"] >= 25_000))
+    if pg and naive:
+        targets.append(("End to end on PostgreSQL ≥ 5 × the to_sql script",
+                        f"script {naive} s / pipeline {pg['total_s']} s = {naive / pg['total_s']:.2f}×",
+                        naive >= 5 * pg["total_s"]))
     if lite:
         targets.append(("End to end on SQLite ≥ 20,000 sale lines/s", f"{lite['lines_per_s']:,} lines/s",
                         lite["lines_per_s"] >= 20_000))
@@ -361,9 +596,10 @@ def summarise(r: dict[str, Any]) -> dict[str, Any]:
         targets.append((f"GX validation ≤ 20 % of end to end ({db})", f"{share:.0%}", share <= 0.20))
         targets.append((f"Peak RSS ≤ 500 MB at {s['sales']:,.0f} sales ({db})", f"{s['peak_rss_mb']} MB",
                         s["peak_rss_mb"] <= 500))
-        targets.append((f"Rerun of the unchanged day ≤ 0.5 × first run ({db})",
-                        f"{s['rerun_s']} s / {s['total_s']} s = {s['rerun_s'] / s['total_s']:.2f}×",
-                        s["rerun_s"] <= 0.5 * s["total_s"]))
+        if s["rerun_s"] is not None:
+            targets.append((f"Rerun of the unchanged day ≤ 0.5 × first run ({db})",
+                            f"{s['rerun_s']} s / {s['total_s']} s = {s['rerun_s'] / s['total_s']:.2f}×",
+                            s["rerun_s"] <= 0.5 * s["total_s"]))
     if "scale" in r and pg:
         big = r["scale"]["run"]["peak_rss_mb"]
         targets.append((f"Peak RSS at {r['scale']['sales']:,} sales ≤ 1.2 × the {pg['sales']:,.0f}-sale figure",
@@ -375,8 +611,60 @@ def summarise(r: dict[str, Any]) -> dict[str, Any]:
         targets.append((f"Day {len(days)} of a {len(days)}-day backfill ≤ 1.2 × day 1 (PostgreSQL, "
                         f"{r['backfill']['sales_per_day']:,} sales/day)", f"{dn} s / {d1} s = {dn / d1:.2f}×",
                         dn <= 1.2 * d1))
-    return {"databases": out, "copy_lines_per_s": copy, "naive_s": naive,
-            "targets": [{"target": t, "measured": m, "met": bool(ok)} for t, m, ok in targets]}
+    summary = {"databases": out, "copy_lines_per_s": copy, "naive_s": naive,
+               "targets": [{"target": t, "measured": m, "met": bool(ok)} for t, m, ok in targets]}
+    if r.get("dlt", {}).get("pairs"):
+        pairs = summarise_pairs(r["dlt"]["pairs"])
+        pairs["steps"] = dlt_steps(r["dlt"]["runs"])
+        scale = None
+        if "scale" in r and pg:
+            scale = (r["scale"]["sales"], r["scale"]["run"]["peak_rss_mb"], pg["sales"], pg["peak_rss_mb"])
+        summary["dlt"] = dict(pairs, targets=[{"target": t, "measured": m, "met": ok}
+                                              for t, m, ok in dlt_targets(pairs, scale)])
+    return summary
+
+
+def summarise_pairs(pairs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The pipeline against dlt over interleaved pairs: medians of each, the median of the per-pair ratios
+    (each pair shared the machine's state) and the ratio of the medians."""
+    project = [p["project_s"] for p in pairs]
+    dlt = [p["dlt_s"] for p in pairs]
+    return {
+        "n": len(pairs), "project_s": med(project), "dlt_s": med(dlt),
+        "project_range_s": [min(project), max(project)], "dlt_range_s": [min(dlt), max(dlt)],
+        "ratio_of_pairs": med([p["project_s"] / p["dlt_s"] for p in pairs]),
+        "ratio_of_medians": round(statistics.median(project) / statistics.median(dlt), 3),
+        "project_rss_mb": med([p["project_rss_mb"] for p in pairs]),
+        "dlt_rss_mb": med([p["dlt_rss_mb"] for p in pairs]),
+        "project_lines": med([p["project_lines"] for p in pairs]), "dlt_lines": med([p["dlt_lines"] for p in pairs]),
+    }
+
+
+def dlt_steps(runs: list[dict[str, Any]]) -> dict[str, float]:
+    """Median seconds of dlt's own steps (setup, extract, normalize, load)."""
+    names = list(runs[0]["steps"]) if runs else []
+    return {k: med([x["steps"].get(k, 0.0) for x in runs]) for k in names}
+
+
+def dlt_targets(p: dict[str, Any], scale: tuple[int, float, float, float] | None) -> list[tuple[str, str, bool | None]]:
+    """Issue 14's targets; ``scale`` = (big sales, big RSS, base sales, base RSS) when the scale run ran,
+    else that target is listed as not measured (met ``None``)."""
+    ratio = p["ratio_of_pairs"]
+    out: list[tuple[str, str, bool | None]] = [
+        (f"End to end ≤ {DLT_RATIO_TARGET} × dlt (merge, CSV/COPY, no gzip, same three endpoints)",
+         f"{ratio:.2f}× (median of {p['n']} interleaved pairs; {p['ratio_of_medians']:.2f}× of the medians)",
+         ratio <= DLT_RATIO_TARGET),
+        (f"Peak RSS < dlt's default configuration's ({DLT_DEFAULT_RSS_MB:.0f} MB at 100,000 sales)",
+         f"{p['project_rss_mb']} MB (this dlt arm: {p['dlt_rss_mb']} MB)", p["project_rss_mb"] < DLT_DEFAULT_RSS_MB),
+    ]
+    if scale:
+        big_sales, big, base_sales, small = scale
+        out.append((f"Peak RSS at {big_sales:,} sales ≤ {FLAT_RSS_TARGET} × the {base_sales:,.0f}-sale figure",
+                    f"{big} MB / {small} MB = {big / small:.2f}×", big <= FLAT_RSS_TARGET * small))
+    else:
+        out.append((f"Peak RSS at 3 × the sales ≤ {FLAT_RSS_TARGET} × the base figure",
+                    "not measured (no `--scale` run)", None))
+    return out
 
 
 STAGE_ORDER = {"extract": 0, "compare": 1, "normalize": 2, "validate": 3, "personas": 4, "load": 5, "loyalty": 6}
@@ -390,6 +678,12 @@ def markdown(r: dict[str, Any], s: dict[str, Any]) -> str:
              f"chunk size {p['chunk_size']:,}; medians of {p['repeats']} (each run a fresh process, "
              f"Great Expectations' import included). Made by `make bench`; raw figures in `latest.json`.",
              ""]
+    notes = [r["note"]] if r.get("note") else []
+    if r["machine"].get("loadavg_start"):
+        notes.append(f"Load average (1, 5, 15 min): {r['machine']['loadavg_start']} at the start, "
+                     f"{r['machine'].get('loadavg_end')} at the end.")
+    if notes:
+        lines += [" ".join(notes), ""]
     for db, d in s["databases"].items():
         lines += [f"## {db}: {d['total_s']} s end to end, {d['lines_per_s']:,} sale lines/s, "
                   f"peak RSS {d['peak_rss_mb']} MB", "",
@@ -397,11 +691,20 @@ def markdown(r: dict[str, Any], s: dict[str, Any]) -> str:
         for stage, sec in d["stages"].items():
             rate = f"{d['lines'] / sec:,.0f}" if sec else "—"
             lines.append(f"| {stage} | {sec} | {rate} | {sec / d['total_s']:.0%} |")
-        lines += [f"| **total** | **{d['total_s']}** | **{d['lines_per_s']:,}** | 100% |",
-                  "", f"Rerun of the same unchanged day: {d['rerun_s']} s.", ""]
-    lines += ["## References (same rows, same run)", "",
-              f"* raw `COPY` of the loaded lines into an empty table: {s['copy_lines_per_s']:,} lines/s",
-              f"* requests → pandas → `to_sql` script (`naive_script.py`): {s['naive_s']} s", ""]
+        lines += [f"| **total** | **{d['total_s']}** | **{d['lines_per_s']:,}** | 100% |", ""]
+        if d["rerun_s"] is not None:
+            lines += [f"Rerun of the same unchanged day: {d['rerun_s']} s.", ""]
+    if s.get("dlt"):
+        lines += dlt_markdown(s["dlt"], r["dlt"])
+    if s["copy_lines_per_s"] or s["naive_s"]:
+        lines += ["## References (same rows, same run)", ""]
+        if s["copy_lines_per_s"]:
+            lines.append(f"* raw `COPY` of the loaded lines into an empty table: {s['copy_lines_per_s']:,} lines/s")
+        if s["naive_s"]:
+            lines.append(f"* requests → pandas → `to_sql` script (`naive_script.py`): {s['naive_s']} s")
+        lines.append("")
+    if r.get("memory_trace"):
+        lines += memory_markdown(r["memory_trace"])
     if r.get("backfill"):
         days = r["backfill"]["days"]
         lines += [f"## Backfill: {len(days)} days × {r['backfill']['sales_per_day']:,} sales on PostgreSQL", "",
@@ -409,8 +712,66 @@ def markdown(r: dict[str, Any], s: dict[str, Any]) -> str:
         lines += [f"| {k + 1} | {d['total_s']} | {d['sales_total']:,} |" for k, d in enumerate(days)]
         lines.append("")
     lines += ["## Targets (issue 6)", "", "| target | measured | met |", "|---|---|---|"]
-    lines += [f"| {t['target']} | {t['measured']} | {'yes' if t['met'] else '**no**'} |" for t in s["targets"]]
+    lines += [f"| {t['target']} | {t['measured']} | {met(t['met'])} |" for t in s["targets"]]
     return "\n".join(lines) + "\n"
+
+
+def met(ok: bool | None) -> str:
+    return "—" if ok is None else "yes" if ok else "**no**"
+
+
+def dlt_markdown(d: dict[str, Any], raw: dict[str, Any]) -> list[str]:
+    """The "Against dlt" section: the pairs' medians, the ratio, peak RSS, dlt's steps and issue 14's targets."""
+    version = raw.get("version") or "?"
+    lines = [f"## Against dlt: project ÷ dlt = {d['ratio_of_pairs']:.2f}× (median of {d['n']} interleaved pairs)", "",
+             f"dlt {version} (`benchmarks/dlt_arm.py`, its own venv from `{raw.get('requirements', '')}`): REST API "
+             "source, cursor paginator, merge on `id`, CSV/COPY loader without gzip, `/customers`, `/sales`, "
+             "`/refunds` of the same window from the same sandbox. Each pair is the pipeline's first run and one "
+             "dlt run, each a fresh process on a fresh database, the order alternating. In-process seconds: from "
+             "the run's start to its end, imports left out (the pipeline: `ingest_credential` + `run_loyalty`; "
+             "dlt: `dlt.pipeline()` to `load()` returning). dlt does less: money stays text, no validation or "
+             "quarantine, no personas, no loyalty.", "",
+             "| | project | dlt | project ÷ dlt |", "|---|---:|---:|---:|",
+             f"| in-process s, median | {d['project_s']} | {d['dlt_s']} | {d['ratio_of_medians']:.2f}× (of the medians) |",
+             f"| in-process s, min–max | {d['project_range_s'][0]}–{d['project_range_s'][1]} | "
+             f"{d['dlt_range_s'][0]}–{d['dlt_range_s'][1]} | {d['ratio_of_pairs']:.2f}× (median of the pairs) |",
+             f"| peak RSS MB (VmHWM), median | {d['project_rss_mb']} | {d['dlt_rss_mb']} | "
+             f"{d['project_rss_mb'] / d['dlt_rss_mb']:.2f}× |",
+             f"| sale lines loaded | {d['project_lines']:,.0f} | {d['dlt_lines']:,.0f} | |", ""]
+    steps = d.get("steps") or {}
+    if steps:
+        lines.append("dlt's steps (median s, share of its median): " + ", ".join(
+            f"{k} {v} ({v / d['dlt_s']:.0%})" for k, v in steps.items()) + ".")
+        lines.append("")
+    lines += ["| pair | order | project s | dlt s | ratio | project MB | dlt MB |", "|---:|---|---:|---:|---:|---:|---:|"]
+    lines += [f"| {p['repeat']} | {p['order']} | {p['project_s']} | {p['dlt_s']} | {p['ratio']:.2f}× | "
+              f"{p['project_rss_mb']} | {p['dlt_rss_mb']} |" for p in raw.get("pairs", [])]
+    lines += ["", "| target (issue 14) | measured | met |", "|---|---|---|"]
+    lines += [f"| {t['target']} | {t['measured']} | {met(t['met'])} |" for t in d["targets"]]
+    return [*lines, ""]
+
+
+def memory_markdown(traces: dict[str, Any]) -> list[str]:
+    """Where Python memory grew between the first chunk and the end (``--trace-memory`` runs)."""
+    lines = ["## Memory growth (tracemalloc, end of the first sales chunk → end of the run)", "",
+             "Extra runs with the probe on (slower, and tracemalloc adds to RSS): not in any median above. The "
+             "baseline is the end of the first validated chunk (the first of sales), when Great Expectations is "
+             "imported; top 10 allocation sites by growth.", ""]
+    for name, run in traces.items():
+        t = run["memory_trace"]
+        lines += [f"**{name}** ({run['sales_read']:,} sales): RSS {t['rss_baseline_mb']} → {t['rss_end_mb']} MB "
+                  f"(peak {run['peak_rss_mb']} MB); traced Python memory {t['traced_baseline_mb']} → "
+                  f"{t['traced_end_mb']} MB (peak {t['traced_peak_mb']} MB).", "",
+                  "| site | grew KB | blocks | now KB |", "|---|---:|---:|---:|"]
+        lines += [f"| `{g['site']}` | {g['grew_kb']:,} | {g['blocks']:,} | {g['now_kb']:,} |" for g in t["top_growth"]]
+        lines.append("")
+        if t.get("top_growth_fullest"):
+            lines += [f"Traced memory was highest after {t['fullest_at']}: {t['traced_fullest_mb']} MB; what had "
+                      "grown by then:", "", "| site | grew KB | blocks | now KB |", "|---|---:|---:|---:|"]
+            lines += [f"| `{g['site']}` | {g['grew_kb']:,} | {g['blocks']:,} | {g['now_kb']:,} |"
+                      for g in t["top_growth_fullest"]]
+            lines.append("")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -437,9 +798,24 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--backfill-days", type=int, default=30, help="0: skip")
     p.add_argument("--backfill-sales", type=int, default=None, help="sales per backfill day (default --sales)")
     p.add_argument("--out", type=Path, default=RESULTS)
+    arm = p.add_mutually_exclusive_group()
+    arm.add_argument("--no-dlt", action="store_true", help="skip the dlt reference arm (and making its venv)")
+    arm.add_argument("--dlt-only", action="store_true",
+                     help="only the pipeline-vs-dlt pairs on PostgreSQL: no rerun, references, SQLite, scale or backfill")
+    p.add_argument("--dlt-python", default="python3.11", help="interpreter that makes .venv-dlt (default python3.11)")
+    p.add_argument("--trace-memory", action="store_true",
+                   help="one extra run (and one at --scale) with a tracemalloc probe: top growth sites after the first sales chunk")
+    p.add_argument("--note", default="", help="a sentence for the report's header (e.g. what else ran on the machine)")
     args = p.parse_args(argv)
+    if args.dlt_only:
+        args.databases, args.scale, args.backfill_days = ["postgresql"], 0, 0
     r = bench(args)
     s = summarise(r)
+    if s.get("dlt"):
+        d = s["dlt"]
+        _say(f"project ÷ dlt = {d['ratio_of_pairs']:.2f}× (median of {d['n']} interleaved pairs; "
+             f"{d['ratio_of_medians']:.2f}× of the medians {d['project_s']} s / {d['dlt_s']} s); peak RSS "
+             f"{d['project_rss_mb']} MB vs dlt {d['dlt_rss_mb']} MB")
     r["summary"] = s
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "latest.json").write_text(json.dumps(r, indent=1) + "\n")
