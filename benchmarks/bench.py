@@ -129,6 +129,9 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
                                     run_id=run_id, window=run_window(day, settings.integration.lookback_hours, now),
                                     now=now, chunk_size=spec.get("chunk_size"))
         t1 = time.perf_counter()
+        peak_ingest = peak_rss_mb()  # the high-water mark so far: does ingestion or loyalty set the peak?
+        if probe:
+            probe.phase("ingest")
         counts = run_loyalty(wh, settings, run_id, now)
         t2 = time.perf_counter()
     finally:
@@ -144,6 +147,7 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
         "lines_new": _count(wh, "sale_items") - lines_before, "lines_total": _count(wh, "sale_items"),
         "sales_total": _count(wh, "sales"), "points_earned": counts.summary()["points_earned"],
         "refunds_reconciled": counts["refunds_reconciled"], "peak_rss_mb": peak_rss_mb(),
+        "peak_rss_ingest_mb": peak_ingest,
     }
     if trace:
         out["memory_trace"] = trace
@@ -193,6 +197,15 @@ class MemoryProbe:
         self.fullest: Any = None
         self.fullest_at = ""
         self.traced_fullest = 0
+        self.peaks: dict[str, float] = {}
+        self.peak_bytes = 0
+
+    def phase(self, name: str) -> None:
+        """Close a phase of the run: its traced peak, then a fresh peak for the next one."""
+        peak = self.tm.get_traced_memory()[1]
+        self.peaks[name] = round(peak / 2**20, 1)
+        self.peak_bytes = max(self.peak_bytes, peak)
+        self.tm.reset_peak()
 
     def after_chunk(self, entity: str, validated: bool) -> None:
         self.chunks += 1
@@ -218,12 +231,15 @@ class MemoryProbe:
     def report(self) -> dict[str, Any]:
         end = self._snapshot()
         current, peak = self.tm.get_traced_memory()
+        if self.peaks:
+            self.peaks["loyalty"] = round(peak / 2**20, 1)
+            peak = max(peak, self.peak_bytes)
         self.tm.stop()
         first = self.first if self.first is not None else end
         out = {"baseline": "end of the first validated chunk (the first of sales)",
                "traced_baseline_mb": round(self.traced_first / 2**20, 1),
                "traced_end_mb": round(current / 2**20, 1), "traced_peak_mb": round(peak / 2**20, 1),
-               "rss_baseline_mb": self.rss_first, "rss_end_mb": rss_mb(),
+               "rss_baseline_mb": self.rss_first, "rss_end_mb": rss_mb(), "traced_peak_by_phase_mb": self.peaks,
                "top_growth": top_growth(end.compare_to(first, "lineno"))}
         if self.fullest is not None:
             out.update(fullest_at=self.fullest_at, traced_fullest_mb=round(self.traced_fullest / 2**20, 1),
@@ -484,7 +500,8 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             try:
                 big = run_worker(dict(base, db=url, sandbox=sandbox.addr))
                 result["scale"] = {"sales": per_big * args.locations, "run": big}
-                _say(f"x{args.scale}: {big['total_s']} s, {big['peak_rss_mb']} MB")
+                _say(f"x{args.scale}: {big['total_s']} s, {big['peak_rss_mb']} MB "
+                     f"({big['peak_rss_ingest_mb']} MB by the end of ingestion)")
             finally:
                 drop()
             if args.trace_memory:
@@ -570,6 +587,7 @@ def summarise(r: dict[str, Any]) -> dict[str, Any]:
             "lines_per_s": round(lines / total),
             "rerun_s": med([x["total_s"] for x in runs["rerun"]]) if runs["rerun"] else None,
             "peak_rss_mb": med([x["peak_rss_mb"] for x in first]),
+            "peak_rss_ingest_mb": med([x.get("peak_rss_ingest_mb", float("nan")) for x in first]),
             "stages": {s: med([x["stages"].get(s, 0.0) for x in first]) for s in stages},
         }
     targets = []
@@ -692,6 +710,7 @@ def markdown(r: dict[str, Any], s: dict[str, Any]) -> str:
             rate = f"{d['lines'] / sec:,.0f}" if sec else "—"
             lines.append(f"| {stage} | {sec} | {rate} | {sec / d['total_s']:.0%} |")
         lines += [f"| **total** | **{d['total_s']}** | **{d['lines_per_s']:,}** | 100% |", ""]
+        lines += [f"Peak RSS by the end of ingestion (before loyalty): {d['peak_rss_ingest_mb']} MB.", ""]
         if d["rerun_s"] is not None:
             lines += [f"Rerun of the same unchanged day: {d['rerun_s']} s.", ""]
     if s.get("dlt"):
@@ -761,7 +780,8 @@ def memory_markdown(traces: dict[str, Any]) -> list[str]:
         t = run["memory_trace"]
         lines += [f"**{name}** ({run['sales_read']:,} sales): RSS {t['rss_baseline_mb']} → {t['rss_end_mb']} MB "
                   f"(peak {run['peak_rss_mb']} MB); traced Python memory {t['traced_baseline_mb']} → "
-                  f"{t['traced_end_mb']} MB (peak {t['traced_peak_mb']} MB).", "",
+                  f"{t['traced_end_mb']} MB (peak {t['traced_peak_mb']} MB"
+                  + "".join(f"; {k} {v} MB" for k, v in t.get("traced_peak_by_phase_mb", {}).items()) + ").", "",
                   "| site | grew KB | blocks | now KB |", "|---|---:|---:|---:|"]
         lines += [f"| `{g['site']}` | {g['grew_kb']:,} | {g['blocks']:,} | {g['now_kb']:,} |" for g in t["top_growth"]]
         lines.append("")

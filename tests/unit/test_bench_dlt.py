@@ -49,6 +49,7 @@ def test_issue_14_targets_met_and_missed():
 
 def dlt_only_result(pairs: list[dict]) -> dict:
     first = {"total_s": 80.0, "lines_new": 278_566, "sales_read": 98_644, "peak_rss_mb": 484.0,
+             "peak_rss_ingest_mb": 480.0,
              "stages": {"extract": 12.0, "normalize": 15.0, "load": 14.0, "loyalty": 10.0}}
     runs = [{"total_s": p["dlt_s"], "peak_rss_mb": p["dlt_rss_mb"], "lines": p["dlt_lines"], "dlt": "1.31.0",
              "steps": {"setup": 0.1, "extract": 10.0, "normalize": 18.0, "load": 8.0}} for p in pairs]
@@ -77,6 +78,7 @@ def test_dlt_only_report_has_the_against_dlt_section_and_no_reference_or_rerun_t
     assert "normalize 18.0 (44%)" in md and "dlt 1.31.0" in md
     assert "| End to end ≤ 0.67 × dlt" in md and "| **no** |" in md and "| — |" in md
     assert "## References" not in md and "Rerun of the same" not in md
+    assert "Peak RSS by the end of ingestion (before loyalty): 480.0 MB." in md
     assert "Shared machine. Load average (1, 5, 15 min): [1.0, 1.0, 1.0] at the start" in md
 
 
@@ -138,6 +140,9 @@ def test_memory_probe_takes_its_baseline_after_the_first_validated_chunk():
         probe.after_chunk("sale", validated=True)
         held = [bytearray(1024) for _ in range(2000)]  # ~2 MB that stays to the end
         probe.after_chunk("sale", validated=True)
+        probe.phase("ingest")
+        passing = [bytearray(1024) for _ in range(4000)]  # ~4 MB for a moment, in "loyalty"
+        del passing
         report = probe.report()
     finally:
         if tracemalloc.is_tracing():
@@ -148,3 +153,6 @@ def test_memory_probe_takes_its_baseline_after_the_first_validated_chunk():
     assert "test_bench_dlt.py" in top["site"] and top["grew_kb"] >= 2000 and top["blocks"] >= 2000
     assert report["top_growth_fullest"][0]["site"] == top["site"]
     assert len(report["top_growth"]) <= 10
+    phases = report["traced_peak_by_phase_mb"]
+    assert set(phases) == {"ingest", "loyalty"} and phases["loyalty"] >= phases["ingest"] + 3
+    assert report["traced_peak_mb"] == max(phases.values())
