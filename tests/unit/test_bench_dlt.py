@@ -71,7 +71,7 @@ def test_dlt_only_report_has_the_against_dlt_section_and_no_reference_or_rerun_t
     assert any("25,000 sale lines/s" in n for n in names)
     assert s["dlt"]["steps"] == {"setup": 0.1, "extract": 10.0, "normalize": 18.0, "load": 8.0}
     md = bench.markdown(r, s)
-    assert "## Against dlt: project ÷ dlt = 2.00× (median of 3 interleaved pairs)" in md
+    assert "## Against dlt: project ÷ dlt = 2.00× (median of 3 interleaved pairs; above 1: the project is slower)" in md
     assert "| in-process s, median | 80.0 | 41.0 | 1.95× (of the medians) |" in md
     assert "| peak RSS MB (VmHWM), median | 400.0 | 170.0 |" in md
     assert "| 2 | dlt→project | 78.0 | 42.0 | 1.86× | 400.0 | 170.0 |" in md
@@ -156,3 +156,8 @@ def test_memory_probe_takes_its_baseline_after_the_first_validated_chunk():
     phases = report["traced_peak_by_phase_mb"]
     assert set(phases) == {"ingest", "loyalty"} and phases["loyalty"] >= phases["ingest"] + 3
     assert report["traced_peak_mb"] == max(phases.values())
+
+
+def test_pairs_in_words():
+    assert bench.pairs(1) == "one pair"
+    assert bench.pairs(3) == "median of 3 interleaved pairs"
