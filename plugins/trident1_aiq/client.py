@@ -139,8 +139,11 @@ class HttpJsonClient:
         try:
             # msgspec decodes a page several times faster than the json module, each page once.
             body = msgspec.json.decode(resp.content)
-        except ValueError:  # msgspec.DecodeError is a ValueError
-            raise TransientError(f"{where}: {status} response is not valid JSON") from None
+        except msgspec.DecodeError:
+            try:  # the json module also reads NaN and Infinity, which JSON has not: such a value is quarantined
+                body = resp.json()
+            except ValueError:
+                raise TransientError(f"{where}: {status} response is not valid JSON") from None
         if check is not None and not check(body):
             raise TransientError(f"{where}: {status} response lacks the expected fields")
         return status, body

@@ -25,6 +25,8 @@ import importlib.util
 import sys
 import threading
 import types
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 #: What ``validate`` defers before importing Great Expectations.
@@ -90,6 +92,33 @@ def defer(*names: str) -> list[str]:
                 setattr(sys.modules[parent], child, stand_in)
             done.append(name)
     return done
+
+
+def withdraw(*names: str) -> None:
+    """Take the stand-ins of ``names`` that have not loaded yet out of ``sys.modules`` (and
+    their parent package): whoever bound one keeps it (and loads the real module through it
+    on first use); every later import finds the real module the normal way. Without this, a
+    later ``import scipy.stats.<submodule>`` through the stand-in would run that submodule twice.
+    """
+    with _lock:
+        for name in names:
+            module = sys.modules.get(name)
+            if not (isinstance(module, DeferredModule) and module.__dict__["_deferred_real"] is None):
+                continue
+            del sys.modules[name]
+            parent, _, child = name.rpartition(".")
+            if parent and getattr(sys.modules.get(parent), child, None) is module:
+                delattr(sys.modules[parent], child)
+
+
+@contextmanager
+def deferred(*names: str) -> Iterator[None]:
+    """Defer ``names`` for the imports inside the block only (:func:`defer`, then :func:`withdraw`)."""
+    done = defer(*names)
+    try:
+        yield
+    finally:
+        withdraw(*done)
 
 
 def is_deferred(name: str) -> bool:

@@ -15,7 +15,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
@@ -176,6 +176,9 @@ class Writer:
         """Wait for the pending write without raising (the caller is already failing), then stop."""
         if self._last is not None:
             wait([self._last])
+            if self._last.exception() is not None:  # the caller is failing for its own reason: say both
+                log.error("a chunk write failed too: %s: %s", type(self._last.exception()).__name__,
+                          self._last.exception())
             self._last = None
         if self._pool is not None:
             self._pool.shutdown(wait=True)
@@ -371,13 +374,13 @@ def ingest_credential(
         for e in ENTITIES:
             seen = LatestSeen()
             # The next pages are fetched (and decoded) while a chunk is processed.
-            pages = read_ahead(client.iter_window(e.path, window.start, window.end),
-                               depth=READ_AHEAD_PAGES, name=f"read-{e.name}")
-            for raw in chunked(pages, size, counts, seen,
-                               first=[json.loads(h["payload"]) for h in held if h["entity"] == e.name],
-                               superseded=lambda rec, e=e: count_read(counts, e, 1, _place(e, rec.get("location_id")))):
-                process_chunk(b, e, raw)
-                del raw  # not kept alive while the next chunk is read (peak RSS)
+            with closing(read_ahead(client.iter_window(e.path, window.start, window.end),
+                                    depth=READ_AHEAD_PAGES, name=f"read-{e.name}")) as pages:
+                for raw in chunked(pages, size, counts, seen,
+                                   first=[json.loads(h["payload"]) for h in held if h["entity"] == e.name],
+                                   superseded=lambda rec, e=e: count_read(counts, e, 1, _place(e, rec.get("location_id")))):
+                    process_chunk(b, e, raw)
+                    del raw  # not kept alive while the next chunk is read (peak RSS)
             counts.add("duplicates_skipped", seen.skipped)
         writer.drain()
         log.info("%s: read %d sales, %d refunds, %d customers in %d chunks of up to %d (%s → %s)", credential,

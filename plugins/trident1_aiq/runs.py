@@ -10,6 +10,7 @@ finishes it, loyalty adds its points and the opt-in step its texts; per location
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
@@ -62,6 +63,8 @@ class RunCounts:
         self.notes: list[str] = []
         self.errors: list[str] = []
         self.seconds: dict[str, float] = {}
+        # The ingest counts from two threads (a chunk's write runs behind the next chunk).
+        self._lock = threading.Lock()
 
     def add(self, measure: str, n: int | Mapping[Any, int] = 1, at: Any = None) -> None:
         """Add ``n`` at place ``at`` (None: no place) — or, given a Counter, each place's
@@ -69,12 +72,13 @@ class RunCounts:
         counts = self._counts.get(measure)
         if counts is None:
             raise KeyError(f"{measure!r} is not a measure of {self.step_name} (runs.MEASURES)")
-        if isinstance(n, Mapping):
-            for place, k in n.items():
-                if k > 0:
-                    counts[place] += k
-        elif n:
-            counts[at] += n
+        with self._lock:
+            if isinstance(n, Mapping):
+                for place, k in n.items():
+                    if k > 0:
+                        counts[place] += k
+            elif n:
+                counts[at] += n
 
     def __getitem__(self, measure: str) -> int:
         return sum(self._counts[measure].values())
@@ -95,7 +99,8 @@ class RunCounts:
         try:
             yield
         finally:
-            self.seconds[name] = round(self.seconds.get(name, 0.0) + time.perf_counter() - t0, 3)
+            with self._lock:
+                self.seconds[name] = round(self.seconds.get(name, 0.0) + time.perf_counter() - t0, 3)
 
     def summary(self) -> dict[str, Any]:
         return {**{m: self[m] for m in self._counts}, "notes": list(self.notes), "errors": list(self.errors),

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from operator import attrgetter, itemgetter
 from typing import Any
 
-from .deferred import GX_UNUSED, defer
+from .deferred import GX_UNUSED, deferred
 from .normalize import SALE_STATUSES, RefundRow, SaleRow
 
 MAX_CENTS = 100_000_000  # $1,000,000: a larger sale or refund is not plausible
@@ -115,9 +115,9 @@ def prefetch() -> None:
 
 def _import_gx() -> None:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    defer(*GX_UNUSED)  # peak RSS: see deferred.py
     try:
-        import great_expectations  # noqa: F401
+        with deferred(*GX_UNUSED):  # peak RSS: see deferred.py
+            import great_expectations  # noqa: F401
         import pandas  # noqa: F401
     except Exception:  # noqa: BLE001 - the validating thread imports again and reports the error
         return
@@ -135,8 +135,8 @@ def _new_batch_definition():
     import logging
 
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
-    defer(*GX_UNUSED)  # peak RSS: see deferred.py
-    import great_expectations as gx
+    with deferred(*GX_UNUSED):  # peak RSS: see deferred.py
+        import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import requests
 
 from trident1_aiq.client import RetryPolicy, Trident1Client, Trident1Error
 from trident1_aiq.entities import SALE
@@ -163,3 +164,52 @@ def test_window_parameters_follow_the_contract(sandbox):
     assert DAY == day_start.date()
     records = client(sandbox).window(SALE.path, day_start, NOW.replace(hour=0))
     assert all(day_start.strftime("%Y-%m-%d") <= r["updated_at"][:10] for r in records)
+
+
+class _Canned(requests.adapters.BaseAdapter):
+    """Answers every request with one body (bytes), status 200."""
+
+    def __init__(self, body: bytes):
+        super().__init__()
+        self.body = body
+
+    def send(self, request, **kwargs):
+        resp = requests.Response()
+        resp.status_code, resp._content, resp.request, resp.url = 200, self.body, request, request.url
+        resp.headers["Content-Type"] = "application/json"
+        return resp
+
+    def close(self):
+        pass
+
+
+@pytest.mark.parametrize("body, pages", [
+    (b'{"data": [{"id": "S-1", "total": "1.00"}], "next_cursor": null}', [[{"id": "S-1", "total": "1.00"}]]),
+    # NaN is not JSON, but the json module reads it: the record reaches validation (quarantined), the page is not lost
+    (b'{"data": [{"id": "S-2", "total": NaN}], "next_cursor": null}', "nan"),
+])
+def test_a_page_is_decoded_once_and_nan_still_reaches_validation(body, pages):
+    from trident1_aiq.config import trident1_credential
+
+    session = requests.Session()
+    session.mount("http://", _Canned(body))
+    cred = trident1_credential("trident1_x", host="t1.invalid", schema="http", port=None, password="k",
+                               extra={"store_name": "s"})
+    got = list(Trident1Client(cred, session=session).iter_pages("/sales"))
+    if pages == "nan":
+        assert got[0][0]["id"] == "S-2" and got[0][0]["total"] != got[0][0]["total"]  # NaN
+    else:
+        assert got == pages
+
+
+def test_a_page_that_is_not_json_is_a_transient_error():
+    from trident1_aiq.client import RetriesExhausted
+    from trident1_aiq.config import trident1_credential
+
+    session = requests.Session()
+    session.mount("http://", _Canned(b"<html>gateway</html>"))
+    cred = trident1_credential("trident1_x", host="t1.invalid", schema="http", port=None, password="k",
+                               extra={"store_name": "s"})
+    client = Trident1Client(cred, session=session, retry=RetryPolicy(attempts=2, jitter=lambda: 0.0), sleep=lambda s: None)
+    with pytest.raises(RetriesExhausted, match="not valid JSON"):
+        list(client.iter_pages("/sales"))
