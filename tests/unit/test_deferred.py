@@ -52,42 +52,44 @@ print(json.dumps({"withdrawn": withdrawn, "heavy": heavy, "rejects": len(rejects
     assert out["real"] == ["module", "module"]
 
 
-def test_a_stand_in_bound_inside_the_block_loads_the_real_module_after_it(tmp_path):
-    pkg = tmp_path / "heavy_two"
+def _package(tmp_path: Path, name: str, init: str, sub: str) -> None:
+    """A package ``name`` whose ``__init__`` counts its runs in ``$<NAME>_RUNS``, then runs ``init``."""
+    pkg = tmp_path / name
     pkg.mkdir()
-    (pkg / "__init__.py").write_text("import os\nos.environ['HEAVY2_RUNS'] = str(int(os.environ.get('HEAVY2_RUNS', 0)) + 1)\n"
-                                     "VALUE = 7\n")
-    (pkg / "sub.py").write_text("import os\nos.environ['SUB2_RUNS'] = str(int(os.environ.get('SUB2_RUNS', 0)) + 1)\n")
+    var = f"{name.upper()}_RUNS"
+    (pkg / "__init__.py").write_text(f"import os\nos.environ['{var}'] = str(int(os.environ.get('{var}', 0)) + 1)\n{init}")
+    (pkg / "sub.py").write_text(sub)
+
+
+def test_a_stand_in_bound_inside_the_block_loads_the_real_module_after_it(tmp_path):
+    _package(tmp_path, "heavy_two", "VALUE = 7\n",
+             "import os\nos.environ['SUB2_RUNS'] = str(int(os.environ.get('SUB2_RUNS', 0)) + 1)\n")
     out = _run("""
 import json, os, sys
 from trident1_aiq.deferred import deferred
 with deferred("heavy_two"):
     import heavy_two as bound  # what GX's module-level imports do
-inside = os.environ.get("HEAVY2_RUNS")
+inside = os.environ.get("HEAVY_TWO_RUNS")
 gone = "heavy_two" not in sys.modules
 import heavy_two.sub
 value = bound.VALUE
-print(json.dumps({"inside": inside, "gone": gone, "value": value, "runs": os.environ["HEAVY2_RUNS"],
+print(json.dumps({"inside": inside, "gone": gone, "value": value, "runs": os.environ["HEAVY_TWO_RUNS"],
                   "sub_runs": os.environ["SUB2_RUNS"]}))
 """, tmp_path)
     assert out == {"inside": None, "gone": True, "value": 7, "runs": "1", "sub_runs": "1"}
 
 
 def test_defer_runs_the_module_at_first_use_once(tmp_path):
-    pkg = tmp_path / "heavy_pkg"
-    pkg.mkdir()
-    (pkg / "__init__.py").write_text("import os\nos.environ['HEAVY_RUNS'] = str(int(os.environ.get('HEAVY_RUNS', 0)) + 1)\n"
-                                     "VALUE = 42\n")
-    (pkg / "sub.py").write_text("from . import VALUE\nDOUBLE = VALUE * 2\n")
+    _package(tmp_path, "heavy_pkg", "VALUE = 42\n", "from . import VALUE\nDOUBLE = VALUE * 2\n")
     out = _run("""
 import json, os, sys
 from trident1_aiq.deferred import defer, is_deferred
 assert defer("heavy_pkg", "json", "no_such_module_here") == ["heavy_pkg"]  # json is imported already
 import heavy_pkg as h
-before = os.environ.get("HEAVY_RUNS")
+before = os.environ.get("HEAVY_PKG_RUNS")
 value = h.VALUE
 import heavy_pkg.sub
-print(json.dumps({"before": before, "value": value, "runs": os.environ["HEAVY_RUNS"], "double": heavy_pkg.sub.DOUBLE,
+print(json.dumps({"before": before, "value": value, "runs": os.environ["HEAVY_PKG_RUNS"], "double": heavy_pkg.sub.DOUBLE,
                   "deferred": is_deferred("heavy_pkg"), "real": type(sys.modules["heavy_pkg"]).__name__}))
 """, tmp_path)
     assert out == {"before": None, "value": 42, "runs": "1", "double": 84, "deferred": False, "real": "module"}
