@@ -8,14 +8,11 @@ is declared in ``entities.py``; what a run counts and writes to ``etl_runs`` is
 
 from __future__ import annotations
 
-import gc
 import json
 import logging
-import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor, wait
-from contextlib import closing, contextmanager
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
@@ -27,8 +24,8 @@ from .config import Settings, unreported_mapping_warnings
 from .entities import ENTITIES, Entity, Source
 from .load import held_records, merge, quarantine, quarantine_rows, sync_settings, upsert_catalogue
 from .normalize import parse_time, to_utc
+from .overlap import Writer, gc_paused, read_ahead
 from .personas import resolve_personas
-from .readahead import read_ahead
 from .runs import RunCounts
 from .validate import prefetch as prefetch_validation
 from .warehouse import Warehouse, parse_db_time
@@ -116,72 +113,6 @@ def chunked(pages: Iterator[list[dict]], size: int, counts: RunCounts, seen: Lat
             chunk, at = [], {}
     if chunk:
         yield chunk
-
-
-_gc_lock = threading.Lock()
-_gc_pause = {"depth": 0, "was_enabled": False}  # nested or concurrent pauses: the outermost restores
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection while a chunk is normalised.
-
-    Normalising allocates hundreds of thousands of small objects, none of them in cycles;
-    each allocation burst makes the collector walk every live object of the process again
-    (measured: about a third of normalise's time). Reference counting still frees
-    everything; the collector runs again as soon as the block ends.
-    """
-    with _gc_lock:
-        if _gc_pause["depth"] == 0:
-            _gc_pause["was_enabled"] = gc.isenabled()
-            gc.disable()
-        _gc_pause["depth"] += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_pause["depth"] -= 1
-            if _gc_pause["depth"] == 0 and _gc_pause["was_enabled"]:
-                gc.enable()
-
-
-class Writer:
-    """Runs each chunk's write (merge, quarantine, hold) behind the next chunk's processing.
-
-    On PostgreSQL the merge is the server's work: while it runs, this process normalises
-    and validates the next chunk. Writes stay in chunk order and one at a time (a write
-    waits for the one before it), so at most one chunk's rows wait here; a write that
-    fails is raised at the next ``submit`` or at ``drain``, and the run fails as it would
-    have. SQLite allows one writer at a time, so there the write runs at once, inline.
-    """
-
-    def __init__(self, overlap: bool) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chunk-writer") if overlap else None
-        self._last: Future | None = None
-
-    def submit(self, write: Callable[[], None]) -> None:
-        self.drain()
-        if self._pool is None:
-            write()
-        else:
-            self._last = self._pool.submit(write)
-
-    def drain(self) -> None:
-        """Wait for the pending write; raise its error."""
-        last, self._last = self._last, None
-        if last is not None:
-            last.result()
-
-    def close(self) -> None:
-        """Wait for the pending write without raising (the caller is already failing), then stop."""
-        if self._last is not None:
-            wait([self._last])
-            if self._last.exception() is not None:  # the caller is failing for its own reason: say both
-                log.error("a chunk write failed too: %s: %s", type(self._last.exception()).__name__,
-                          self._last.exception())
-            self._last = None
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
 
 
 @dataclass

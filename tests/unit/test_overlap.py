@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from trident1_aiq.readahead import read_ahead
+from trident1_aiq.overlap import gc_paused, read_ahead
 
 pytestmark = pytest.mark.unit
 
@@ -65,8 +65,6 @@ def test_consumer_stopping_early_stops_the_reader():
 
 def test_gc_paused_restores_the_collector_nested_and_when_failing():
     import gc
-
-    from trident1_aiq.pipeline import gc_paused
 
     assert gc.isenabled()
     with gc_paused():
