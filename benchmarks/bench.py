@@ -66,7 +66,7 @@ FLAT_RSS_TARGET = 1.1
 
 
 def settings_for(locations: int):
-    from trident1_aiq.config import default_variable_text, demo_settings
+    from trident1_aiq.settings.config import default_variable_text, demo_settings
 
     integration = json.loads(default_variable_text("trident1_integration"))
     integration["credentials"] = [CRED]
@@ -99,11 +99,11 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
     extra, outside the medians."""
     probe = MemoryProbe() if spec.get("trace_memory") or os.environ.get("BENCH_TRACE_MEMORY") else None
     t_import = time.perf_counter()
-    from trident1_aiq import pipeline
-    from trident1_aiq.client import Trident1Client
-    from trident1_aiq.config import trident1_credential
-    from trident1_aiq.loyalty import run_loyalty
-    from trident1_aiq.pipeline import ingest_credential, prepare_run, run_window
+    from trident1_aiq.ingest import pipeline
+    from trident1_aiq.ingest.client import Trident1Client
+    from trident1_aiq.ingest.pipeline import ingest_credential, prepare_run, run_window
+    from trident1_aiq.loyalty.points import run_loyalty
+    from trident1_aiq.settings.config import trident1_credential
     from trident1_aiq.warehouse import Warehouse
 
     imports = time.perf_counter() - t_import
@@ -365,7 +365,7 @@ def copy_reference(db_url: str) -> dict[str, Any]:
 
 
 def naive_reference(sandbox: str, db_url: str, day: date, now: datetime, lookback: int) -> dict[str, Any]:
-    from trident1_aiq.pipeline import run_window
+    from trident1_aiq.ingest.pipeline import run_window
 
     w = run_window(day, lookback, now)
     z = lambda t: t.strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
@@ -407,10 +407,10 @@ class Sandbox:
 
     def warm(self, day: date, now: datetime, lookback: int) -> float:
         """Make the sandbox generate the day before anything is timed (its cost is not ours)."""
-        from trident1_aiq.client import Trident1Client
-        from trident1_aiq.config import trident1_credential
-        from trident1_aiq.entities import ENTITIES
-        from trident1_aiq.pipeline import run_window
+        from trident1_aiq.ingest.client import Trident1Client
+        from trident1_aiq.ingest.entities import ENTITIES
+        from trident1_aiq.ingest.pipeline import run_window
+        from trident1_aiq.settings.config import trident1_credential
 
         t0 = time.perf_counter()
         client = Trident1Client(trident1_credential(CRED, host=self.addr, schema="http", port=None, password=KEY,
@@ -431,7 +431,7 @@ class Sandbox:
 def bench(args: argparse.Namespace) -> dict[str, Any]:
     import tempfile
 
-    from trident1_aiq.pipeline import run_window
+    from trident1_aiq.ingest.pipeline import run_window
 
     per_loc = args.sales // args.locations
     lookback = settings_for(args.locations).integration.lookback_hours

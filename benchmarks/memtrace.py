@@ -84,7 +84,9 @@ def _top(stats: list, n: int, title: str) -> list[str]:
 
 def instrument(sampler: Sampler, trace: bool, trim: bool) -> dict[str, Any]:
     """Wrap the pipeline's chunk, step and loyalty functions to record memory as they run."""
-    from trident1_aiq import loyalty, pipeline, runs
+    from trident1_aiq import runs
+    from trident1_aiq.ingest import pipeline
+    from trident1_aiq.loyalty import points as loyalty
 
     libc = ctypes.CDLL("libc.so.6") if trim else None
     state: dict[str, Any] = {"chunks": [], "snapshots": {}}
@@ -157,7 +159,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         sb.warm(day, now, bench.settings_for(args.locations).integration.lookback_hours)
         report["rss_after_imports_mb"] = rss_mb()  # trident1_aiq, SQLAlchemy, requests, pydantic
-        from trident1_aiq import validate
+        from trident1_aiq.ingest import validate
 
         validate.prefetch()
         validate._prefetched.join()

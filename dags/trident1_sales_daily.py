@@ -1,6 +1,6 @@
 """trident1_sales_daily — Trident1 POS → AIQ warehouse, one run per business day.
 
-Wiring only: every task body is one call into ``trident1_aiq.airflow_adapter``, given
+Wiring only: every task body is one call into ``trident1_aiq.airflow.adapter``, given
 its run's facts (``run_facts()``: run id, business date, the run's instant, the clock).
 Nothing here reads a Variable or Connection, or opens a network or database
 connection, at parse time.
@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import CronDataIntervalTimetable, Param, TriggerRule, dag, get_current_context, task
 
-from trident1_aiq.notifier import FailureNotifier
+from trident1_aiq.airflow.notifier import FailureNotifier
 
 DOC = __doc__
 
@@ -44,39 +44,39 @@ def trident1_sales_daily():
     @task(retries=0)
     def check_config() -> list[str]:
         """Validate all Variables and Connections; migrate; mirror stores and mappings."""
-        from trident1_aiq import airflow_adapter
+        from trident1_aiq.airflow import adapter
 
-        return airflow_adapter.check_config(airflow_adapter.run_facts())
+        return adapter.check_config(adapter.run_facts())
 
     # Credentials load in parallel, at most 8 at once per run (docs/performance.md).
     @task(map_index_template="{{ credential }}", max_active_tis_per_dagrun=8)
     def ingest(credential: str) -> dict:
         """Extract, validate (Great Expectations) and load one Trident1 credential."""
-        from trident1_aiq import airflow_adapter
+        from trident1_aiq.airflow import adapter
 
         get_current_context()["credential"] = credential  # names the mapped task instance in the UI
-        return airflow_adapter.ingest(credential, airflow_adapter.run_facts())
+        return adapter.ingest(credential, adapter.run_facts())
 
     @task(trigger_rule=TriggerRule.ALL_DONE)
     def loyalty() -> dict:
         """Enrol, earn, log redemptions, reconcile refunds (skipped on invalid configuration)."""
-        from trident1_aiq import airflow_adapter
+        from trident1_aiq.airflow import adapter
 
-        return airflow_adapter.loyalty(airflow_adapter.run_facts(after_check=True))
+        return adapter.loyalty(adapter.run_facts(after_check=True))
 
     @task(trigger_rule=TriggerRule.ALL_DONE)
     def opt_in() -> dict:
         """Ingest SMS replies, expire, create and send double opt-in requests (quiet hours respected)."""
-        from trident1_aiq import airflow_adapter
+        from trident1_aiq.airflow import adapter
 
-        return airflow_adapter.opt_in(airflow_adapter.run_facts(after_check=True))
+        return adapter.opt_in(adapter.run_facts(after_check=True))
 
     @task(trigger_rule=TriggerRule.ALL_DONE, retries=0)
     def run_report() -> dict:
         """Summarise the run from etl_runs (runs even when an ingest failed)."""
-        from trident1_aiq import airflow_adapter
+        from trident1_aiq.airflow import adapter
 
-        return airflow_adapter.run_report(airflow_adapter.run_facts())
+        return adapter.run_report(adapter.run_facts())
 
     ingest.expand(credential=check_config()) >> loyalty() >> opt_in() >> run_report()
 

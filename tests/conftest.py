@@ -22,7 +22,7 @@ os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "dags")
 os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(ROOT / "plugins")
 os.environ["GX_ANALYTICS_ENABLED"] = "false"
 
-from trident1_aiq.config import demo_settings  # noqa: E402
+from trident1_aiq.settings.config import demo_settings  # noqa: E402
 from trident1_aiq.warehouse import Warehouse, sqlite_url  # noqa: E402
 from trident1_sandbox import SandboxState, ServerThread  # noqa: E402
 

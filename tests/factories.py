@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from trident1_aiq.config import Trident1Credential, trident1_credential
+from trident1_aiq.settings.config import Trident1Credential, trident1_credential
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The sandbox clock in tests: early on 2026-11-26 UTC, so business day 2026-11-25 is complete.
@@ -139,8 +139,8 @@ def identity_snapshot(wh) -> dict[str, list[tuple]]:
 
 def ingest(wh, server, settings, name="acme", run_id="run-1", day=DAY, now=NOW, chunk_size=None, page_limit=500):
     """One credential's ingest against a sandbox ``server``, as the DAG runs it."""
-    from trident1_aiq.client import Trident1Client
-    from trident1_aiq.pipeline import ingest_credential, run_window
+    from trident1_aiq.ingest.client import Trident1Client
+    from trident1_aiq.ingest.pipeline import ingest_credential, run_window
 
     return ingest_credential(wh=wh, client=Trident1Client(credential_for(server, name), page_limit=page_limit),
                              settings=settings, credential=f"trident1_{name}", run_id=run_id,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-SANDBOX_MISSING = ("{command}: needs the development sandbox (package trident1_sandbox), which is not part of the "
+SANDBOX_MISSING = ("{command}: needs the development tools (trident1_aiq.dev, trident1_sandbox), which are not part of the "
                    "installed product; run it from a source checkout with PYTHONPATH=plugins (make run, make sandbox)")
 
 
@@ -16,11 +16,11 @@ def main(argv: list[str] | None = None) -> int:
     command, rest = argv[0], argv[1:]
     try:
         if command == "demo":
-            from .demo import main as demo
+            from trident1_aiq.dev.demo import main as demo
 
             return demo(rest)
         if command == "airflow":
-            from .local_airflow import main as local_airflow
+            from trident1_aiq.dev.local_airflow import main as local_airflow
 
             return local_airflow(rest)
         if command == "sandbox":
@@ -29,12 +29,12 @@ def main(argv: list[str] | None = None) -> int:
             sandbox(rest)
             return 0
     except ModuleNotFoundError as exc:
-        if exc.name != "trident1_sandbox":
+        if exc.name not in ("trident1_sandbox", "trident1_aiq.dev"):  # the development tools are not installed
             raise
         print(SANDBOX_MISSING.format(command=command), file=sys.stderr)
         return 2
     if command == "config":
-        from .cli_config import main as config
+        from trident1_aiq.settings.cli import main as config
 
         return config(rest)
     print(f"unknown command {command!r}", file=sys.stderr)

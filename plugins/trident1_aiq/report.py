@@ -7,9 +7,9 @@ from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 
-from .config import Settings
-from .runs import add_note
-from .warehouse import Warehouse, parse_db_time
+from trident1_aiq.runs import add_note
+from trident1_aiq.settings.config import Settings
+from trident1_aiq.warehouse import Warehouse, parse_db_time
 
 COLUMNS = ("records_read", "loaded", "updated", "unchanged", "quarantined", "held", "released",
            "refunds_loaded", "personas_created", "personas_merged", "points_earned", "points_reversed", "opt_ins_sent")

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
-    from .config import Settings
-    from .warehouse import Warehouse
+    from trident1_aiq.settings.config import Settings
+    from trident1_aiq.warehouse import Warehouse
 
 #: What each step of a run counts. Every measure is counted per place where that makes
 #: sense — a location id (ingest), a credential (points), a store (texts), a persona

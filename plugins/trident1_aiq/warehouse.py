@@ -29,7 +29,7 @@ import sqlparse
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
-from .paths import SQL_DIR
+from trident1_aiq.paths import SQL_DIR
 
 log = logging.getLogger(__name__)
 

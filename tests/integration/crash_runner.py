@@ -17,13 +17,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "plugins"))
 
-from trident1_aiq import pipeline  # noqa: E402
-from trident1_aiq.client import Trident1Client  # noqa: E402
-from trident1_aiq.config import demo_settings, gateway_credential, trident1_credential  # noqa: E402
-from trident1_aiq.loyalty import Ledger, run_loyalty  # noqa: E402
-from trident1_aiq.optin import run_opt_in  # noqa: E402
-from trident1_aiq.pipeline import ingest_credential, prepare_run, run_window  # noqa: E402
-from trident1_aiq.sms import GatewayClient  # noqa: E402
+from trident1_aiq.ingest import pipeline  # noqa: E402
+from trident1_aiq.ingest.client import Trident1Client  # noqa: E402
+from trident1_aiq.ingest.pipeline import ingest_credential, prepare_run, run_window  # noqa: E402
+from trident1_aiq.loyalty.points import Ledger, run_loyalty  # noqa: E402
+from trident1_aiq.messaging.optin import run_opt_in  # noqa: E402
+from trident1_aiq.messaging.sms import GatewayClient  # noqa: E402
+from trident1_aiq.settings.config import demo_settings, gateway_credential, trident1_credential  # noqa: E402
 from trident1_aiq.warehouse import Warehouse  # noqa: E402
 
 NOW = datetime(2026, 11, 26, 17, 0, tzinfo=UTC)  # 10:00 in Denver: inside send hours everywhere

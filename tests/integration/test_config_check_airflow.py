@@ -14,8 +14,8 @@ import sys
 import pytest
 
 from trident1_aiq.__main__ import main
-from trident1_aiq.config import VARIABLES, default_variable_text
-from trident1_aiq.demo import connection_env
+from trident1_aiq.dev.demo import connection_env
+from trident1_aiq.settings.config import VARIABLES, default_variable_text
 
 from ..factories import ROOT
 

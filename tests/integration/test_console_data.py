@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from trident1_aiq.config import VAR_MAPPINGS, VAR_STORES, VARIABLES, default_variable_text
 from trident1_aiq.console import data
+from trident1_aiq.settings.config import VAR_MAPPINGS, VAR_STORES, VARIABLES, default_variable_text
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 11, 26, 6, 0, tzinfo=UTC)

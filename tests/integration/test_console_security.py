@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from trident1_aiq.config import VAR_MAPPINGS, VARIABLES, default_variable_text
+from trident1_aiq.settings.config import VAR_MAPPINGS, VARIABLES, default_variable_text
 from trident1_aiq.warehouse import Warehouse, sqlite_url
 
 pytestmark = [pytest.mark.integration]

@@ -12,8 +12,8 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 from sqlalchemy import text
 
-from trident1_aiq.config import default_variable_text
-from trident1_aiq.demo import connection_env, variable_env
+from trident1_aiq.dev.demo import connection_env, variable_env
+from trident1_aiq.settings.config import default_variable_text
 from trident1_aiq.warehouse import Warehouse, sqlite_url
 from trident1_sandbox import SandboxState, ServerThread, data
 from trident1_sandbox.data import DEFAULT_STORES
@@ -99,7 +99,7 @@ def test_rule11_daily_runs_that_finish_well_inside_24_hours():
 
 
 def test_business_date_from_param_or_data_interval():
-    from trident1_aiq.airflow_adapter import business_date_of
+    from trident1_aiq.airflow.adapter import business_date_of
 
     start = datetime(2026, 11, 24, tzinfo=UTC)
     assert business_date_of({"params": {"business_date": "2026-11-20"}, "data_interval_start": start}).isoformat() \
@@ -230,7 +230,7 @@ def test_a_failed_ingest_of_one_credential_still_lets_loyalty_and_opt_in_run(wir
     server.state.stores["bolt"] = dataclasses.replace(server.state.stores["bolt"], api_key="rotated-key")
     monkeypatch.setenv("AIRFLOW_CONN_TRIDENT1_BOLT", json.dumps(bolt))
     # check_config reads bolt's locations too: let it pass, then revoke the key before ingest reads sales.
-    from trident1_aiq import airflow_adapter
+    from trident1_aiq.airflow import adapter as airflow_adapter
 
     real = airflow_adapter.check_configuration
 

@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from trident1_aiq.config import default_variable_text
-from trident1_aiq.demo import variable_env
+from trident1_aiq.dev.demo import variable_env
+from trident1_aiq.settings.config import default_variable_text
 from trident1_aiq.warehouse import Warehouse
 from trident1_sandbox import data
 from trident1_sandbox.data import DEFAULT_STORES, Volume
@@ -95,10 +95,10 @@ def make_pg_reference(tmp_path, cluster):
 
 
 def one_by_one(wh, sandbox_port, now, days):
-    from trident1_aiq.client import Trident1Client
-    from trident1_aiq.config import demo_settings, trident1_credential
-    from trident1_aiq.loyalty import run_loyalty
-    from trident1_aiq.pipeline import ingest_credential, prepare_run, run_window
+    from trident1_aiq.ingest.client import Trident1Client
+    from trident1_aiq.ingest.pipeline import ingest_credential, prepare_run, run_window
+    from trident1_aiq.loyalty.points import run_loyalty
+    from trident1_aiq.settings.config import demo_settings, trident1_credential
 
     settings = demo_settings({})
     prepare_run(wh, settings, now)

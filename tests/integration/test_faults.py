@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from trident1_aiq.client import RetriesExhausted, RetryPolicy, Trident1Client
-from trident1_aiq.pipeline import ingest_credential, prepare_run, run_window
+from trident1_aiq.ingest.client import RetriesExhausted, RetryPolicy, Trident1Client
+from trident1_aiq.ingest.pipeline import ingest_credential, prepare_run, run_window
 from trident1_sandbox.app import Faults
 
 from ..factories import DAY, NOW, credential_for, snapshot

@@ -9,10 +9,10 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import text
 
-from trident1_aiq.client import Trident1Client
-from trident1_aiq.config import default_variable_text, demo_settings
-from trident1_aiq.loyalty import run_loyalty
-from trident1_aiq.pipeline import ingest_credential, prepare_run, run_window
+from trident1_aiq.ingest.client import Trident1Client
+from trident1_aiq.ingest.pipeline import ingest_credential, prepare_run, run_window
+from trident1_aiq.loyalty.points import run_loyalty
+from trident1_aiq.settings.config import default_variable_text, demo_settings
 
 from ..factories import DAY, NOW, credential_for
 
@@ -365,7 +365,7 @@ def test_sandbox_run_enrols_earns_and_reconciles(warehouse, sandbox):
 
 def test_rule16_earn_read_in_pages_writes_the_same_ledger(warehouse, sandbox, tmp_path, monkeypatch):
     """Earn candidates read a few at a time (memory stays flat) credit exactly what one read does."""
-    from trident1_aiq import loyalty
+    from trident1_aiq.loyalty import points as loyalty
     from trident1_aiq.warehouse import Warehouse, sqlite_url
 
     settings = settings_with()

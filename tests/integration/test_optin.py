@@ -13,11 +13,11 @@ from decimal import Decimal
 import pytest
 import requests
 
-from trident1_aiq import optin as optin_module
-from trident1_aiq.config import default_variable_text, demo_settings, gateway_credential
-from trident1_aiq.optin import run_opt_in
-from trident1_aiq.pipeline import prepare_run
-from trident1_aiq.sms import GatewayClient
+from trident1_aiq.ingest.pipeline import prepare_run
+from trident1_aiq.messaging import optin as optin_module
+from trident1_aiq.messaging.optin import run_opt_in
+from trident1_aiq.messaging.sms import GatewayClient
+from trident1_aiq.settings.config import default_variable_text, demo_settings, gateway_credential
 
 pytestmark = pytest.mark.integration
 ENABLED = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)

@@ -16,8 +16,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from trident1_aiq.normalize import CustomerRow
-from trident1_aiq.personas import NAME_FIELDS, PersonaIndex, Resolution, resolve_personas
+from trident1_aiq.ingest.normalize import CustomerRow
+from trident1_aiq.ingest.personas import NAME_FIELDS, PersonaIndex, Resolution, resolve_personas
 
 pytestmark = pytest.mark.integration
 T0 = datetime(2026, 11, 25, tzinfo=UTC)

@@ -9,9 +9,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 
-from trident1_aiq import load as load_module
-from trident1_aiq.config import default_variable_text, demo_settings
-from trident1_aiq.pipeline import RejectRateExceeded, prepare_run, run_window
+from trident1_aiq.ingest import load as load_module
+from trident1_aiq.ingest.pipeline import RejectRateExceeded, prepare_run, run_window
+from trident1_aiq.settings.config import default_variable_text, demo_settings
 from trident1_sandbox import data
 
 from ..factories import DAY, NOW, identity_snapshot, ingest, scalar, snapshot
@@ -73,7 +73,7 @@ def test_rule8_rerun_and_overlapping_window_change_nothing(warehouse, sandbox, s
 
 def test_rule8_rerun_skips_what_the_warehouse_has_before_normalising(warehouse, sandbox, settings, monkeypatch):
     """Issue 6: an unchanged rerun normalises and validates only what is not loaded (rejects, held)."""
-    from trident1_aiq import entities
+    from trident1_aiq.ingest import entities
 
     prepare_run(warehouse, settings, NOW)
     first = ingest(warehouse, sandbox, settings, run_id="r1")
@@ -205,14 +205,14 @@ def test_crash_mid_chunk_rolls_the_chunk_back_and_rerun_converges(warehouse, san
         real_merge(*args, **kwargs)  # staging and merge statements ran...
         raise RuntimeError("worker killed before commit")
 
-    monkeypatch.setattr("trident1_aiq.pipeline.merge", crash)
+    monkeypatch.setattr("trident1_aiq.ingest.pipeline.merge", crash)
     with pytest.raises(RuntimeError):
         ingest(warehouse, sandbox, settings, run_id="r1")
     assert scalar(warehouse, "SELECT COUNT(*) FROM sales") == 0
     assert scalar(warehouse, "SELECT COUNT(*) FROM sale_items") == 0
     assert scalar(warehouse, "SELECT COUNT(*) FROM persona_sources") > 0  # the customers chunk committed
     assert scalar(warehouse, "SELECT status FROM etl_runs WHERE run_id = 'r1'") == "failed"
-    monkeypatch.setattr("trident1_aiq.pipeline.merge", real_merge)
+    monkeypatch.setattr("trident1_aiq.ingest.pipeline.merge", real_merge)
     ingest(warehouse, sandbox, settings, run_id="r1")
     crashed_then_rerun = snapshot(warehouse)
 

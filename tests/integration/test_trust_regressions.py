@@ -9,9 +9,9 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from trident1_aiq.client import Trident1Client
-from trident1_aiq.config import default_variable_text, demo_settings
-from trident1_aiq.pipeline import ingest_credential, prepare_run, run_window
+from trident1_aiq.ingest.client import Trident1Client
+from trident1_aiq.ingest.pipeline import ingest_credential, prepare_run, run_window
+from trident1_aiq.settings.config import default_variable_text, demo_settings
 
 from ..factories import DAY, NOW, credential_for, ingest, scalar
 

@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from trident1_aiq.airflow_adapter import warehouse_url_from
+from trident1_aiq.airflow.adapter import warehouse_url_from
 from trident1_aiq.warehouse import Warehouse
 
 from ..conftest import require_postgres

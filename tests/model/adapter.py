@@ -26,8 +26,12 @@ from typing import Any
 from sqlalchemy import MetaData, text
 from sqlalchemy import inspect as sa_inspect
 
-from trident1_aiq.client import Trident1Client
-from trident1_aiq.config import (
+from trident1_aiq.ingest.client import Trident1Client
+from trident1_aiq.ingest.pipeline import ingest_credential, prepare_run, run_window
+from trident1_aiq.loyalty.points import run_loyalty
+from trident1_aiq.messaging.optin import run_opt_in
+from trident1_aiq.messaging.sms import GatewayClient
+from trident1_aiq.settings.config import (
     VAR_DISCOUNTS,
     VAR_INTEGRATION,
     VAR_MAPPINGS,
@@ -38,10 +42,6 @@ from trident1_aiq.config import (
     load_settings,
     trident1_credential,
 )
-from trident1_aiq.loyalty import run_loyalty
-from trident1_aiq.optin import run_opt_in
-from trident1_aiq.pipeline import ingest_credential, prepare_run, run_window
-from trident1_aiq.sms import GatewayClient
 from trident1_aiq.warehouse import Warehouse
 
 #: issue 11 defects whose fix is not in this checkout yet (see the module docstring).
@@ -205,7 +205,7 @@ def validation_engine(mode: str | None = None):
     """A context manager that swaps the GX engine per ``mode`` / ``MODEL_GX`` (plain, real, both)."""
     import contextlib
 
-    from trident1_aiq import validate
+    from trident1_aiq.ingest import validate
 
     mode = mode or VALIDATION
 

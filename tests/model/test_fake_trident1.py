@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 import requests
 
-from trident1_aiq.client import Trident1Error
-from trident1_aiq.sms import InvalidNumber
+from trident1_aiq.ingest.client import Trident1Error
+from trident1_aiq.messaging.sms import InvalidNumber
 
 from . import adapter
 from .fake_trident1 import FakeGateway, build_refund, build_sale, session_for, z

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from trident1_aiq import pipeline
+from trident1_aiq.ingest import pipeline
 
 from . import adapter
 from .fake_trident1 import (

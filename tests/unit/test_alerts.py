@@ -9,10 +9,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from trident1_aiq.airflow_adapter import maybe_quarantine_alert
-from trident1_aiq.config import default_variable_text, demo_settings
-from trident1_aiq.demo import variable_env
-from trident1_aiq.notifier import FailureNotifier
+from trident1_aiq.airflow.adapter import maybe_quarantine_alert
+from trident1_aiq.airflow.notifier import FailureNotifier
+from trident1_aiq.dev.demo import variable_env
+from trident1_aiq.settings.config import default_variable_text, demo_settings
 
 from ..factories import Webhook
 

@@ -119,10 +119,10 @@ def test_memory_probe_lists_the_sites_that_grew_most():
                                count_diff=blocks, size=size)
 
     diffs = [diff("/x/lib/python3.11/site-packages/pandas/core/frame.py", 10, 2048, 3, 4096),
-             diff(str(bench.ROOT / "plugins" / "trident1_aiq" / "client.py"), 99, 10 * 1024, 40, 10 * 1024),
+             diff(str(bench.ROOT / "plugins" / "trident1_aiq" / "ingest" / "client.py"), 99, 10 * 1024, 40, 10 * 1024),
              diff("/x/lib/python3.11/json/decoder.py", 353, -5000, -2, 0)]  # shrank: not listed
     top = bench.top_growth(diffs, n=10)
-    assert top == [{"site": "trident1_aiq/client.py:99", "grew_kb": 10.0, "blocks": 40, "now_kb": 10.0},
+    assert top == [{"site": "trident1_aiq/ingest/client.py:99", "grew_kb": 10.0, "blocks": 40, "now_kb": 10.0},
                    {"site": "pandas/core/frame.py:10", "grew_kb": 2.0, "blocks": 3, "now_kb": 4.0}]
     assert bench.short_site("/usr/lib/python3.11/json/decoder.py", 353) == "json/decoder.py:353"
     assert len(bench.top_growth([diff("/a.py", n, n + 1, 1, 1) for n in range(20)], n=10)) == 10

@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from trident1_aiq.__main__ import main
-from trident1_aiq.config import DEFAULT_CONFIG_DIR
+from trident1_aiq.settings.config import DEFAULT_CONFIG_DIR
 
 pytestmark = pytest.mark.unit
 

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 import requests
 
-from trident1_aiq.client import RetryPolicy, Trident1Client, Trident1Error
-from trident1_aiq.entities import SALE
+from trident1_aiq.ingest.client import RetryPolicy, Trident1Client, Trident1Error
+from trident1_aiq.ingest.entities import SALE
 from trident1_sandbox import data
 from trident1_sandbox.app import Faults
 
@@ -37,7 +37,7 @@ def test_pagination_follows_cursor_until_null(sandbox):
 
 
 def test_both_auth_headers_are_sent(sandbox):
-    from trident1_aiq.config import trident1_credential
+    from trident1_aiq.settings.config import trident1_credential
     cred = trident1_credential("trident1_acme", host=f"127.0.0.1:{sandbox.port}", schema="http", port=None,
                                password="sandbox-acme-key", extra={"store_name": "bolt"})
     with pytest.raises(Trident1Error) as err:
@@ -54,7 +54,7 @@ def test_duplicates_across_pages_are_removed(sandbox):
 
 
 def test_dedupe_keeps_latest_updated_at():
-    from trident1_aiq.client import dedupe_latest
+    from trident1_aiq.ingest.client import dedupe_latest
 
     old = {"id": "S-1", "updated_at": "2026-11-25T10:00:00Z", "status": "completed"}
     new = {"id": "S-1", "updated_at": "2026-11-26T10:00:00Z", "status": "refunded"}
@@ -64,7 +64,7 @@ def test_dedupe_keeps_latest_updated_at():
 
 def test_rule8_streaming_dedupe_passes_each_version_once_and_never_an_older_one():
     """LatestSeen: a repeat is skipped, a newer version passes, an older one after it does not."""
-    from trident1_aiq.client import LatestSeen
+    from trident1_aiq.ingest.client import LatestSeen
 
     seen = LatestSeen()
     old = {"id": "S-1", "updated_at": "2026-11-25T10:00:00Z"}
@@ -76,7 +76,7 @@ def test_rule8_streaming_dedupe_passes_each_version_once_and_never_an_older_one(
 
 
 def test_streaming_dedupe_memory_is_bounded():
-    from trident1_aiq.client import LatestSeen
+    from trident1_aiq.ingest.client import LatestSeen
 
     seen = LatestSeen(window=3)
     assert all(seen.accept({"id": f"S-{n}", "updated_at": "2026-11-25T10:00:00Z"}) for n in range(10))
@@ -84,7 +84,7 @@ def test_streaming_dedupe_memory_is_bounded():
 
 
 def test_streamed_pages_deduped_equal_the_listing(sandbox):
-    from trident1_aiq.client import LatestSeen
+    from trident1_aiq.ingest.client import LatestSeen
 
     sandbox.state.faults = Faults(duplicate_pages=True)
     seen = LatestSeen()
@@ -189,7 +189,7 @@ class _Canned(requests.adapters.BaseAdapter):
     (b'{"data": [{"id": "S-2", "total": NaN}], "next_cursor": null}', "nan"),
 ])
 def test_a_page_is_decoded_once_and_nan_still_reaches_validation(body, pages):
-    from trident1_aiq.config import trident1_credential
+    from trident1_aiq.settings.config import trident1_credential
 
     session = requests.Session()
     session.mount("http://", _Canned(body))
@@ -203,8 +203,8 @@ def test_a_page_is_decoded_once_and_nan_still_reaches_validation(body, pages):
 
 
 def test_a_page_that_is_not_json_is_a_transient_error():
-    from trident1_aiq.client import RetriesExhausted
-    from trident1_aiq.config import trident1_credential
+    from trident1_aiq.ingest.client import RetriesExhausted
+    from trident1_aiq.settings.config import trident1_credential
 
     session = requests.Session()
     session.mount("http://", _Canned(b"<html>gateway</html>"))

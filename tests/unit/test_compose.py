@@ -8,8 +8,8 @@ import re
 import pytest
 import yaml
 
-from trident1_aiq.airflow_adapter import WAREHOUSE_CONN_ID
-from trident1_aiq.config import demo_settings
+from trident1_aiq.airflow.adapter import WAREHOUSE_CONN_ID
+from trident1_aiq.settings.config import demo_settings
 
 from ..factories import ROOT
 

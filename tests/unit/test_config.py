@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from trident1_aiq.config import (
+from trident1_aiq.settings.config import (
     VARIABLES,
     ConfigError,
     clean_website,

@@ -11,8 +11,8 @@ import pytest
 
 from trident1_aiq.console import data
 from trident1_aiq.console.charts import day_bars
-from trident1_aiq.demo import run_env
-from trident1_aiq.local_airflow import airflow_env, cli_env
+from trident1_aiq.dev.demo import run_env
+from trident1_aiq.dev.local_airflow import airflow_env, cli_env
 
 pytestmark = pytest.mark.unit
 
@@ -59,7 +59,7 @@ def test_make_run_and_make_airflow_honour_a_users_warehouse(user_conn, tmp_path)
 
 
 def test_demo_summary_reads_the_users_warehouse(monkeypatch, tmp_path):
-    from trident1_aiq.demo import warehouse_url
+    from trident1_aiq.dev.demo import warehouse_url
 
     monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE_DEFAULT", "postgresql://u:p@db.example:5432/warehouse")
     assert warehouse_url(tmp_path / "w.db").startswith("postgresql+psycopg://u:p@db.example:5432/warehouse")

@@ -30,9 +30,9 @@ def _run(code: str, tmp_path: Path | None = None) -> dict:
 def test_validation_leaves_scipy_stats_and_altair_unloaded_and_they_still_work():
     out = _run("""
 import json, sys
-from trident1_aiq.normalize import normalize_sale
-from trident1_aiq.validate import validate_sales
-from trident1_aiq.deferred import GX_UNUSED, is_deferred
+from trident1_aiq.ingest.normalize import normalize_sale
+from trident1_aiq.ingest.validate import validate_sales
+from trident1_aiq.ingest.deferred import GX_UNUSED, is_deferred
 bad = normalize_sale({"id": "S-1"}, 0, "c", {}, "US")
 good, rejects = validate_sales([bad], {"LOC-1"})
 withdrawn = [n not in sys.modules for n in GX_UNUSED]  # GX holds its stand-ins; nobody else sees them
@@ -66,7 +66,7 @@ def test_a_stand_in_bound_inside_the_block_loads_the_real_module_after_it(tmp_pa
              "import os\nos.environ['SUB2_RUNS'] = str(int(os.environ.get('SUB2_RUNS', 0)) + 1)\n")
     out = _run("""
 import json, os, sys
-from trident1_aiq.deferred import deferred
+from trident1_aiq.ingest.deferred import deferred
 with deferred("heavy_two"):
     import heavy_two as bound  # what GX's module-level imports do
 inside = os.environ.get("HEAVY_TWO_RUNS")
@@ -83,7 +83,7 @@ def test_defer_runs_the_module_at_first_use_once(tmp_path):
     _package(tmp_path, "heavy_pkg", "VALUE = 42\n", "from . import VALUE\nDOUBLE = VALUE * 2\n")
     out = _run("""
 import json, os, sys
-from trident1_aiq.deferred import defer, is_deferred
+from trident1_aiq.ingest.deferred import defer, is_deferred
 assert defer("heavy_pkg", "json", "no_such_module_here") == ["heavy_pkg"]  # json is imported already
 import heavy_pkg as h
 before = os.environ.get("HEAVY_PKG_RUNS")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import inspect
 
-from trident1_aiq.entities import ENTITIES
+from trident1_aiq.ingest.entities import ENTITIES
 from trident1_aiq.runs import MEASURES
 from trident1_aiq.warehouse import Warehouse, sqlite_url
 

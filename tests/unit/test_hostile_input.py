@@ -7,8 +7,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from trident1_aiq.normalize import normalize_refund, normalize_sale
-from trident1_aiq.validate import validate_refunds, validate_sales
+from trident1_aiq.ingest.normalize import normalize_refund, normalize_sale
+from trident1_aiq.ingest.validate import validate_refunds, validate_sales
 
 from ..factories import sale
 

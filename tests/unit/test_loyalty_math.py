@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trident1_aiq.config import check_discount_mirrors, demo_settings
-from trident1_aiq.loyalty import LEDGER_NS, earn_points, entry_id, points_for_cents, points_ratio, pro_rata_total
+from trident1_aiq.loyalty.points import LEDGER_NS, earn_points, entry_id, points_for_cents, points_ratio, pro_rata_total
+from trident1_aiq.settings.config import check_discount_mirrors, demo_settings
 
 pytestmark = pytest.mark.unit
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from trident1_aiq.normalize import (
+from trident1_aiq.ingest.normalize import (
     business_date,
     line_gross_cents,
     money_cents,
@@ -19,7 +19,7 @@ from trident1_aiq.normalize import (
     parse_time,
     quantity_milli,
 )
-from trident1_aiq.pipeline import run_window
+from trident1_aiq.ingest.pipeline import run_window
 
 from ..factories import sale
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from trident1_aiq.config import demo_settings
-from trident1_aiq.optin import message_text, reply_action, send_blocker, within_send_hours
+from trident1_aiq.messaging.optin import message_text, reply_action, send_blocker, within_send_hours
+from trident1_aiq.settings.config import demo_settings
 
 pytestmark = pytest.mark.unit
 

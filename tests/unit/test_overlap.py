@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from trident1_aiq.overlap import gc_paused, read_ahead
+from trident1_aiq.ingest.overlap import gc_paused, read_ahead
 
 pytestmark = pytest.mark.unit
 

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from trident1_aiq.normalize import CustomerRow
-from trident1_aiq.personas import PersonaIndex, persona_id_for
+from trident1_aiq.ingest.normalize import CustomerRow
+from trident1_aiq.ingest.personas import PersonaIndex, persona_id_for
 
 pytestmark = pytest.mark.unit
 T0 = datetime(2026, 11, 25, tzinfo=UTC)

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from trident1_aiq.airflow_adapter import RunFacts, run_facts
+from trident1_aiq.airflow.adapter import RunFacts, run_facts
 
 pytestmark = pytest.mark.unit
 
@@ -47,7 +47,7 @@ def test_after_check_asks_check_configs_xcom_only_when_told():
 def test_later_steps_skip_when_check_config_did_not_pass():
     from airflow.sdk.exceptions import AirflowSkipException
 
-    from trident1_aiq.airflow_adapter import settings_or_skip
+    from trident1_aiq.airflow.adapter import settings_or_skip
 
     with pytest.raises(AirflowSkipException):
         settings_or_skip(RunFacts("r", date(2026, 11, 25), datetime(2026, 11, 26, tzinfo=UTC)))

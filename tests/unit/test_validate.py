@@ -6,8 +6,8 @@ import copy
 
 import pytest
 
-from trident1_aiq.normalize import normalize_refund, normalize_sale
-from trident1_aiq.validate import (
+from trident1_aiq.ingest.normalize import normalize_refund, normalize_sale
+from trident1_aiq.ingest.validate import (
     frame_columns,
     presence_only,
     refund_checks,

@@ -1,4 +1,4 @@
--- Named queries of loyalty (loyalty.py).
+-- Named queries of loyalty (loyalty/points.py).
 -- Each `-- name: <query>` section is one named query, run as `loyalty/<query>`.
 
 -- name: enroll

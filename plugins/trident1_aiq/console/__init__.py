@@ -25,7 +25,7 @@ class LazyConsoleApp:
         if self._app is None:
             with self._lock:
                 if self._app is None:
-                    from .app import create_app
+                    from trident1_aiq.console.app import create_app
 
                     self._app = create_app()
         return self._app

@@ -15,8 +15,8 @@ import threading
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from ..config import VARIABLES
-from ..warehouse import Warehouse
+from trident1_aiq.settings.config import VARIABLES
+from trident1_aiq.warehouse import Warehouse
 
 DAG_ID = "trident1_sales_daily"
 SOURCE = "trident1 console"
@@ -62,7 +62,7 @@ def warehouse() -> Warehouse:
     from airflow.exceptions import AirflowNotFoundException
     from airflow.models.connection import Connection  # core model (api-server)
 
-    from ..airflow_adapter import WAREHOUSE_CONN_ID, default_warehouse_path, warehouse_url_from
+    from trident1_aiq.airflow.adapter import WAREHOUSE_CONN_ID, default_warehouse_path, warehouse_url_from
 
     try:
         conn = Connection.get_connection_from_secrets(WAREHOUSE_CONN_ID)

@@ -23,8 +23,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..config import VAR_MAPPINGS
-from . import airflow_side, charts, data
+from trident1_aiq.console import airflow_side, charts, data
+from trident1_aiq.settings.config import VAR_MAPPINGS
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 from markupsafe import Markup, escape
 
-from .data import DayCell
+from trident1_aiq.console.data import DayCell
 
 COLORS = {"sales": "#2b6cb0", "held": "#d69e2e", "quarantined": "#c53030", "refunds": "#1a202c",
           "missing": "#cbd5e0", "failed": "#c53030"}

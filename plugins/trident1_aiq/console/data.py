@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from ..config import (
+from trident1_aiq.settings.config import (
     VAR_INTEGRATION,
     VAR_MAPPINGS,
     VAR_STORES,
@@ -22,7 +22,7 @@ from ..config import (
     Settings,
     load_settings,
 )
-from ..warehouse import Warehouse, parse_db_time
+from trident1_aiq.warehouse import Warehouse, parse_db_time
 
 #: Days the health page draws, ending with yesterday (the latest day a run can have covered).
 HEALTH_DAYS = 30

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from .client import HttpJsonClient, Trident1Error
-from .config import GatewayCredential
+from trident1_aiq.http_client import HttpError, HttpJsonClient
+from trident1_aiq.settings.config import GatewayCredential
 
 
-class InvalidNumber(Trident1Error):
+class InvalidNumber(HttpError):
     """400 invalid_number: permanent for that number; mark the request failed and go on."""
 
 
@@ -26,7 +26,7 @@ class GatewayClient:
                 "POST", "/messages", check=lambda b: isinstance(b, dict) and bool(b.get("id")),
                 json={"to": to, "body": body, "kind": kind, "persona_id": persona_id, "store_id": store_id},
                 headers={"Idempotency-Key": idempotency_key})
-        except Trident1Error as exc:
+        except HttpError as exc:
             if exc.status == 400 and exc.code == "invalid_number":
                 raise InvalidNumber(str(exc), exc.status, exc.code) from None
             raise

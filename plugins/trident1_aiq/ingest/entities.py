@@ -21,9 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .load import stage_refunds, stage_sales
-from .normalize import CustomerRow, normalize_customer, normalize_refund, normalize_sale
-from .validate import validate_refunds, validate_sales
+from trident1_aiq.ingest.normalize import CustomerRow, normalize_customer, normalize_refund, normalize_sale
+from trident1_aiq.ingest.staging import stage_refunds, stage_sales
+from trident1_aiq.ingest.validate import validate_refunds, validate_sales
 
 
 @dataclass(frozen=True)

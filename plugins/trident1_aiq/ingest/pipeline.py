@@ -18,17 +18,17 @@ from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from typing import Any
 
-from . import runs
-from .client import LatestSeen, Trident1Client, record_id
-from .config import Settings, unreported_mapping_warnings
-from .entities import ENTITIES, Entity, Source
-from .load import held_records, merge, quarantine, quarantine_rows, sync_settings, upsert_catalogue
-from .normalize import parse_time, to_utc
-from .overlap import Writer, gc_paused, read_ahead
-from .personas import resolve_personas
-from .runs import RunCounts
-from .validate import prefetch as prefetch_validation
-from .warehouse import Warehouse, parse_db_time
+from trident1_aiq import runs
+from trident1_aiq.ingest.client import LatestSeen, Trident1Client, record_id
+from trident1_aiq.ingest.entities import ENTITIES, Entity, Source
+from trident1_aiq.ingest.load import held_records, merge, quarantine, quarantine_rows, sync_settings, upsert_catalogue
+from trident1_aiq.ingest.normalize import parse_time, to_utc
+from trident1_aiq.ingest.overlap import Writer, gc_paused, read_ahead
+from trident1_aiq.ingest.personas import resolve_personas
+from trident1_aiq.ingest.validate import prefetch as prefetch_validation
+from trident1_aiq.runs import RunCounts
+from trident1_aiq.settings.config import Settings, unreported_mapping_warnings
+from trident1_aiq.warehouse import Warehouse, parse_db_time
 
 log = logging.getLogger(__name__)
 

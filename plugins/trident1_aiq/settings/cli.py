@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .config import VARIABLES
+from trident1_aiq.settings.config import VARIABLES
 
 
 def main(argv: list[str]) -> int:
@@ -26,7 +26,7 @@ def main(argv: list[str]) -> int:
                           "locations and discounts from Trident1")
     args = p.parse_args(argv)
     if args.from_airflow:
-        from .airflow_adapter import (
+        from trident1_aiq.airflow.adapter import (
             MetadataUnavailable,
             _metadata_connection,
             check_configuration,
@@ -41,8 +41,8 @@ def main(argv: list[str]) -> int:
         report = check_configuration(variables, _metadata_connection)
         source = "Airflow (Variables, Connections) and Trident1 (locations, discounts)"
     else:
-        from .airflow_adapter import ConfigReport
-        from .config import ConfigError, load_settings
+        from trident1_aiq.airflow.adapter import ConfigReport
+        from trident1_aiq.settings.config import ConfigError, load_settings
 
         raw = {n: (args.dir / f"{n}.json").read_text(encoding="utf-8") if (args.dir / f"{n}.json").exists() else None
                for n in VARIABLES}

@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from .config import (
+from trident1_aiq.settings.config import (
     VARIABLES,
     ConfigError,
     GatewayCredential,
@@ -31,7 +31,7 @@ from .config import (
     trident1_credential,
     unreported_mapping_warnings,
 )
-from .warehouse import Warehouse, sqlite_url
+from trident1_aiq.warehouse import Warehouse, sqlite_url
 
 log = logging.getLogger(__name__)
 WAREHOUSE_CONN_ID = "warehouse_default"
@@ -125,7 +125,7 @@ def read_gateway(connection=None) -> GatewayCredential | None:
 
 def alert_endpoint(alerts: Any):
     """The alert channel's Connection as an ``alerts.Endpoint``."""
-    from .alerts import Endpoint
+    from trident1_aiq.messaging.alerts import Endpoint
 
     conn_id = alerts.webhook_conn_id if alerts.channel == "webhook" else alerts.smtp_conn_id
     conn = _connection(conn_id)
@@ -279,7 +279,7 @@ def check_configuration(variables: dict[str, str | None], connection=None) -> Co
     catalogue (an in-store-only or unknown discount is a problem). ``connection`` looks a
     Connection up (inside a task by default; the CLI passes the metadata DB's).
     """
-    from .client import Trident1Client, Trident1Error
+    from trident1_aiq.ingest.client import Trident1Client, Trident1Error
 
     try:
         settings = load_settings(variables)
@@ -310,8 +310,8 @@ def check_configuration(variables: dict[str, str | None], connection=None) -> Co
 
 def check_config(facts: RunFacts) -> list[str]:
     """Validate every Variable and Connection, then migrate and mirror settings (rule 7)."""
-    from .pipeline import prepare_run
-    from .runs import record_config_failure
+    from trident1_aiq.ingest.pipeline import prepare_run
+    from trident1_aiq.runs import record_config_failure
 
     now = facts.clock()
     run_id, day = facts.run_id, facts.business_date
@@ -340,8 +340,8 @@ def _no_retry(exc: Exception) -> Exception:
 
 
 def ingest(credential: str, facts: RunFacts) -> dict[str, Any]:
-    from .client import RetriesExhausted, Trident1Client, Trident1Error
-    from .pipeline import RejectRateExceeded, ingest_credential, run_window
+    from trident1_aiq.ingest.client import RetriesExhausted, Trident1Client, Trident1Error
+    from trident1_aiq.ingest.pipeline import RejectRateExceeded, ingest_credential, run_window
 
     now = facts.clock()
     settings = read_settings()
@@ -358,7 +358,7 @@ def ingest(credential: str, facts: RunFacts) -> dict[str, Any]:
 
 def loyalty(facts: RunFacts) -> dict[str, Any]:
     """Enrolment, earn, redemptions and refund reconciliation over what is loaded."""
-    from .loyalty import run_loyalty
+    from trident1_aiq.loyalty.points import run_loyalty
 
     settings = settings_or_skip(facts)
     with open_warehouse() as wh:
@@ -372,8 +372,8 @@ def opt_in(facts: RunFacts) -> dict[str, Any]:
     each send (rules 3, 24), whatever the run's start: ``dags test`` starts a run at its
     logical date, and a retry may send hours after the run began.
     """
-    from .optin import run_opt_in
-    from .sms import GatewayClient
+    from trident1_aiq.messaging.optin import run_opt_in
+    from trident1_aiq.messaging.sms import GatewayClient
 
     settings = settings_or_skip(facts)
     cred = read_gateway()
@@ -388,7 +388,7 @@ def opt_in(facts: RunFacts) -> dict[str, Any]:
 def send_alert(alert: Any) -> bool:
     """Deliver an ``alerts.Alert`` through the configured channel; False when alerts are off
     or delivery failed (logged, never raised over what is being reported)."""
-    from .alerts import deliver
+    from trident1_aiq.messaging.alerts import deliver
 
     try:
         settings = read_settings().integration.alerts
@@ -408,7 +408,7 @@ def send_alert(alert: Any) -> bool:
 
 def maybe_quarantine_alert(run_id: str, totals: dict[str, Any], settings: Settings) -> bool:
     """A run that succeeded but quarantined more than ``alerts.quarantine_rate_over``."""
-    from .alerts import quarantine_alert, quarantine_rate
+    from trident1_aiq.messaging.alerts import quarantine_alert, quarantine_rate
 
     alerts = settings.integration.alerts
     rate = quarantine_rate(totals)
@@ -418,7 +418,7 @@ def maybe_quarantine_alert(run_id: str, totals: dict[str, Any], settings: Settin
 
 
 def run_report(facts: RunFacts) -> dict[str, Any]:
-    from .report import run_summary
+    from trident1_aiq.report import run_summary
 
     with open_warehouse() as wh:
         try:

@@ -16,7 +16,7 @@ from typing import Any
 
 import requests
 
-from .config import AlertSettings
+from trident1_aiq.settings.config import AlertSettings
 
 
 @dataclass(frozen=True)

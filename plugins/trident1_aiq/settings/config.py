@@ -33,7 +33,7 @@ from pydantic import (
     model_validator,
 )
 
-from .paths import CONFIG_DIR
+from trident1_aiq.paths import CONFIG_DIR
 
 VAR_INTEGRATION = "trident1_integration"
 VAR_STORES = "aiq_retail_stores"

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from operator import attrgetter, itemgetter
 from typing import Any
 
-from .deferred import GX_UNUSED, deferred
-from .normalize import SALE_STATUSES, RefundRow, SaleRow
+from trident1_aiq.ingest.deferred import GX_UNUSED, deferred
+from trident1_aiq.ingest.normalize import SALE_STATUSES, RefundRow, SaleRow
 
 MAX_CENTS = 100_000_000  # $1,000,000: a larger sale or refund is not plausible
 #: Differences up to one cent are rounding (a sale adds up "to the cent": docs/external-apis.md).

@@ -12,8 +12,8 @@ from typing import Any
 
 from airflow.sdk import BaseNotifier
 
-from .airflow_adapter import send_alert
-from .alerts import failure_alert
+from trident1_aiq.airflow.adapter import send_alert
+from trident1_aiq.messaging.alerts import failure_alert
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ from datetime import datetime
 
 from sqlalchemy.engine import Connection
 
-from .normalize import CustomerRow
-from .warehouse import Warehouse
+from trident1_aiq.ingest.normalize import CustomerRow
+from trident1_aiq.warehouse import Warehouse
 
 NAME_FIELDS = ("first_name", "last_name", "birth_date")
 NAMESPACE = uuid.UUID("0b7d4c1e-6a59-4e2b-9d8e-2f0c1a7e5b31")

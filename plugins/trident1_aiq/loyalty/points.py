@@ -19,10 +19,10 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from . import runs
-from .config import Settings
-from .runs import RunCounts
-from .warehouse import Warehouse, as_decimal, parse_db_time
+from trident1_aiq import runs
+from trident1_aiq.runs import RunCounts
+from trident1_aiq.settings.config import Settings
+from trident1_aiq.warehouse import Warehouse, as_decimal, parse_db_time
 
 log = logging.getLogger(__name__)
 #: Earn candidates are read (and their entries written) this many at a time: memory stays flat.

@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
 
-from .paths import REPO_ROOT as ROOT
+from trident1_aiq.paths import REPO_ROOT as ROOT
 
 
 def connection_env(sandbox_url: str, warehouse_path: Path) -> dict[str, str]:
@@ -38,7 +38,7 @@ def variable_env() -> dict[str, str]:
     """The demo's four Variables (the files of ``config/``) as ``AIRFLOW_VAR_*`` environment
     variables: the demo asks for the starting values explicitly; a deployment never gets them
     by default (rule 7)."""
-    from .config import demo_variables
+    from trident1_aiq.settings.config import demo_variables
 
     return {f"AIRFLOW_VAR_{name.upper()}": text for name, text in demo_variables().items()}
 
@@ -50,7 +50,7 @@ def seed_demo_variables() -> list[str]:
     ``AIRFLOW_VAR_*``) is left as it is and wins."""
     from airflow.models.variable import Variable  # noqa: AIR311 — outside a task: the metadata DB
 
-    from .config import VARIABLES, default_variable_text
+    from trident1_aiq.settings.config import VARIABLES, default_variable_text
 
     seeded = []
     for name in VARIABLES:
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def warehouse_url(default_path: Path) -> str:
     """The warehouse the run wrote to: ``AIRFLOW_CONN_WAREHOUSE_DEFAULT`` as Airflow parses it, else SQLite."""
-    from .airflow_adapter import warehouse_url_from
+    from trident1_aiq.airflow.adapter import warehouse_url_from
 
     conn = None
     if os.environ.get("AIRFLOW_CONN_WAREHOUSE_DEFAULT"):
@@ -113,7 +113,7 @@ def warehouse_url(default_path: Path) -> str:
 
 
 def print_summary(warehouse: str | Path, day: date, state: str, seconds: float) -> None:
-    from .warehouse import Warehouse, sqlite_url
+    from trident1_aiq.warehouse import Warehouse, sqlite_url
 
     wh = Warehouse(warehouse if isinstance(warehouse, str) else sqlite_url(warehouse))
     queries = {

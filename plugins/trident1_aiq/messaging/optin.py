@@ -24,12 +24,12 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from . import runs
-from .client import RetriesExhausted
-from .config import Settings
-from .runs import RunCounts
-from .sms import GatewayClient, InvalidNumber
-from .warehouse import Warehouse, parse_db_time
+from trident1_aiq import runs
+from trident1_aiq.http_client import RetriesExhausted
+from trident1_aiq.messaging.sms import GatewayClient, InvalidNumber
+from trident1_aiq.runs import RunCounts
+from trident1_aiq.settings.config import Settings
+from trident1_aiq.warehouse import Warehouse, parse_db_time
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-from .demo import ROOT, run_env
+from trident1_aiq.dev.demo import ROOT, run_env
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 DEFAULT_USERS = "admin:admin,viewer:viewer"
@@ -86,7 +86,7 @@ def seed_variables(env: dict[str, str]) -> list[str]:
     code = (
         "import json, sys\n"
         "from airflow.models.variable import Variable\n"
-        "from trident1_aiq.config import VARIABLES, default_variable_text\n"
+        "from trident1_aiq.settings.config import VARIABLES, default_variable_text\n"
         "done = []\n"
         "for name in VARIABLES:\n"
         "    if Variable.get(name, default_var=None) is None:\n"

@@ -1,0 +1,1 @@
+"""Extract, normalise, validate (Great Expectations), resolve personas and load one credential's day."""

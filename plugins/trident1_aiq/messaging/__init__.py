@@ -1,0 +1,1 @@
+"""The SMS gateway client, double opt-ins and operator alerts."""
