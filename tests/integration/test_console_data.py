@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import text
 
 from trident1_aiq.console import data
 from trident1_aiq.settings.config import VAR_MAPPINGS, VAR_STORES, VARIABLES, default_variable_text
@@ -133,7 +134,7 @@ def test_health_marks_missing_and_failed_days(warehouse):
     assert acme.last_run["run_id"] == "a1" and acme.last_run["seconds"] == 60
     assert locs["LOC-4"].open_held == 2 and {c.day: c.still_held for c in locs["LOC-4"].days}[day(1)] == 2
     assert locs["LOC-1"].stale is False and locs["LOC-2"].stale is True and locs["LOC-4"].stale is False
-    assert locs["LOC-1"].sales == 4 and locs["LOC-1"].quarantined == 1
+    assert locs["LOC-1"].sales == 4 and locs["LOC-1"].open_rejected == 1
     assert creds["trident1_bolt"].days_missing == 28  # day 1 ok, day 5 failed ('*')
 
 
@@ -150,3 +151,72 @@ def test_quarantine_page_filters(warehouse):
     assert [r["quarantine_id"] for r in by_entity.rows] == ["h2"]
     paged = data.quarantine_page(warehouse, data.clean_filter({"page": "2"}), per_page=3)
     assert paged.pages == 2 and len(paged.rows) == 1
+
+
+def test_points_are_every_runs_in_the_window_not_the_latest_per_day(warehouse):
+    """Issue 19, item 1: a second run of the same day adds what it credited (the ledger is idempotent,
+    so a rerun's own figure is what the earlier runs did not credit); the page equals a SQL sum."""
+    seed(warehouse)
+    with warehouse.begin() as conn:
+        warehouse.execute(conn, "INSERT INTO etl_runs (run_id, credential, business_date, status, started_at, "
+                                "finished_at, points_earned, points_reversed, opt_ins_sent) VALUES ('a1b', "
+                                "'trident1_acme', :d, 'success', :s, :s, 7, 3, 2)",
+                          {"d": day(1), "s": NOW - timedelta(minutes=5)})
+    first, last = data.health_window(TODAY)
+    with warehouse.begin() as conn:
+        want = conn.execute(text("SELECT SUM(points_earned), SUM(points_reversed), SUM(opt_ins_sent) FROM etl_runs "
+                                 "WHERE credential = 'trident1_acme' AND business_date BETWEEN :f AND :l"),
+                            {"f": first, "l": last}).one()
+    acme = {c.credential: c for c in data.health(warehouse, texts(), NOW)}["trident1_acme"]
+    assert (acme.points_earned, acme.points_reversed, acme.opt_ins_sent) == tuple(int(v) for v in want) == (22, 5, 3)
+
+
+def test_quarantine_counts_on_each_records_business_day_and_agrees_with_the_quarantine_page(warehouse):
+    """Issue 19, item 2: a record met by a run on (UTC) day 0 but sold on day 3 is drawn on day 3, as its
+    sale would be; "rejected (open)" and "held now" are what the Quarantine page lists."""
+    seed(warehouse)
+    rows = [{"q": f"b{i}", "held": held, "on": TODAY, "bd": day(n), "loc": loc}
+            for i, (held, n, loc) in enumerate([(False, 3, "LOC-1"), (False, 3, "LOC-1"), (True, 4, "LOC-4"),
+                                                (False, 40, "LOC-1")])]
+    with warehouse.begin() as conn:
+        warehouse.execute(conn, "INSERT INTO quarantine (quarantine_id, credential, entity, record_key, location_id, "
+                                "held, reasons, reason_code, payload, run_id, first_run_id, quarantined_at, "
+                                "quarantined_on, business_date, last_seen_at) VALUES (:q, 'trident1_acme', 'sale', "
+                                ":q, :loc, :held, '[]', 'x', '{}', 'run', 'run', :now, :on, :bd, :now)",
+                          [dict(r, now=NOW) for r in rows])
+    acme = {c.credential: c for c in data.health(warehouse, texts(), NOW)}["trident1_acme"]
+    locs = {loc.location_id: loc for loc in acme.locations}
+    first, last = data.health_window(TODAY)
+    with warehouse.begin() as conn:
+        by_day = {(r[0], r[1], bool(r[2])): int(r[3]) for r in conn.execute(text(
+            "SELECT location_id, COALESCE(business_date, quarantined_on), held, COUNT(*) FROM quarantine "
+            "WHERE released_at IS NULL AND credential = 'trident1_acme' "
+            "AND COALESCE(business_date, quarantined_on) BETWEEN :f AND :l GROUP BY 1, 2, 3"),
+            {"f": first, "l": last})}
+    drawn = {(loc.location_id, c.day.isoformat(), kind): n for loc in acme.locations for c in loc.days
+             for kind, n in ((False, c.still_quarantined), (True, c.still_held)) if n}
+    assert drawn == {(loc, str(d)[:10], held): n for (loc, d, held), n in by_day.items()}
+    assert {c.day: c.still_quarantined for c in locs["LOC-1"].days}[day(3)] == 2
+    assert {c.day: c.still_held for c in locs["LOC-4"].days}[day(4)] == 1
+    for loc in ("LOC-1", "LOC-4", "LOC-2"):
+        for kind, shown in (("rejected", locs[loc].open_rejected), ("held", locs[loc].open_held)):
+            page = data.quarantine_page(warehouse, data.clean_filter({"location": loc, "kind": kind}))
+            assert shown == page.total, (loc, kind)
+    assert locs["LOC-1"].open_rejected == 4  # r1 and the three above, one of them outside the window
+    # The bar's link (its business day) lists exactly the bar's records.
+    linked = data.quarantine_page(warehouse, data.clean_filter({"location": "LOC-1", "day": day(3).isoformat(),
+                                                                "kind": "rejected"}))
+    assert {r["quarantine_id"] for r in linked.rows} == {"b0", "b1"}
+
+
+def test_ingest_writes_each_quarantined_records_business_day(warehouse, sandbox, settings):
+    """Item 2's other half: the load stores the record's own business day beside the UTC day it was met."""
+    from tests.factories import ingest
+
+    ingest(warehouse, sandbox, settings)
+    with warehouse.begin() as conn:
+        held = conn.execute(text("SELECT q.business_date FROM quarantine AS q WHERE q.held = TRUE "
+                                 "AND q.entity = 'sale'")).all()
+        sold = {str(r[0])[:10] for r in conn.execute(text("SELECT DISTINCT business_date FROM sales")).all()}
+    assert held and all(r[0] is not None for r in held)
+    assert {str(r[0])[:10] for r in held} <= sold | {str(d) for d in data.health_window(sandbox.state.now.date())}

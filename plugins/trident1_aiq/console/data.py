@@ -196,9 +196,9 @@ class DayCell:
     state: str  # "ok" (a successful run covered the day), "failed" (only failed runs), "missing" (no run)
     sales: int = 0
     refunds: int = 0
-    held: int = 0  # records first met that day and held for a mapping (still_held of them still open)
+    held: int = 0  # records of that business day held for a mapping (still_held of them still open)
     still_held: int = 0
-    quarantined: int = 0  # rejected records first met that day (still open: still_quarantined)
+    quarantined: int = 0  # rejected records of that business day (still open: still_quarantined)
     still_quarantined: int = 0
 
 
@@ -209,7 +209,8 @@ class LocationHealth:
     name: str | None
     store_id: str | None
     days: list[DayCell]
-    open_held: int
+    open_held: int  # open held records, whatever their day: what the Quarantine page lists as held
+    open_rejected: int  # open rejected records, whatever their day: the Quarantine page's rejected
     newest_sale: datetime | None
     stale: bool  # mapped, and no sale loaded within the freshness promise
     last_run: dict[str, Any] | None  # this location's counts in its credential's latest run
@@ -221,10 +222,6 @@ class LocationHealth:
     @property
     def refunds(self) -> int:
         return sum(c.refunds for c in self.days)
-
-    @property
-    def quarantined(self) -> int:
-        return sum(c.still_quarantined for c in self.days)
 
 
 @dataclass
@@ -273,6 +270,9 @@ def health(wh: Warehouse, texts: dict[str, str | None], now: datetime,
         last_runs = {r["credential"]: r for r in wh.query(conn, "console/last_runs")}
         newest = {(r["credential"], r["location_id"]): parse_db_time(r["newest_sale"])
                   for r in wh.query(conn, "console/newest_sales")}
+        open_q: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
+        for r in wh.query(conn, "console/open_quarantine_by_location"):
+            open_q[(r["credential"], r["location_id"] or "?")]["held" if r["held"] else "rejected"] = int(r["n"])
         last_locs: dict[tuple[str, str], dict[str, Any]] = {}
         for cred, r in last_runs.items():
             for loc in wh.query(conn, "console/last_run_locations", {"run_id": r["run_id"], "credential": cred}):
@@ -280,17 +280,16 @@ def health(wh: Warehouse, texts: dict[str, str | None], now: datetime,
 
     covered: dict[str, dict[date, str]] = defaultdict(dict)
     totals: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    latest_by_day: dict[tuple[str, date], dict[str, Any]] = {}
-    for r in runs:  # ordered by start: the latest run of a day wins for the day's figures
+    for r in runs:
         d = _day(r["day"])
         if r["status"] == "success":
             covered[r["credential"]][d] = "ok"
         elif r["status"] == "failed" and covered[r["credential"]].get(d) != "ok":
             covered[r["credential"]][d] = "failed"
-        latest_by_day[(r["credential"], d)] = r
-    for (cred, _d), r in latest_by_day.items():
+        # Every run's own figures add up: a rerun of a day credits what the earlier runs did not
+        # (the ledger is idempotent), so the window's points are the sum over all its runs.
         for k in ("points_earned", "points_reversed", "opt_ins_sent"):
-            totals[cred][k] += int(r[k] or 0)
+            totals[r["credential"]][k] += int(r[k] or 0)
     star = covered.pop("*", {})  # a configuration failure stopped every credential that day
 
     def counts(rows: list[dict[str, Any]]) -> dict[tuple[str, str], dict[date, int]]:
@@ -305,7 +304,7 @@ def health(wh: Warehouse, texts: dict[str, str | None], now: datetime,
         q_by[(r["credential"], r["location_id"] or "?")][_day(r["day"])]["held" if r["held"] else "q"] = r
 
     names = {(r["credential"], r["location_id"]): r["name"] for r in locations}
-    keys = set(names) | set(mapped) | set(s_by) | set(q_by)
+    keys = set(names) | set(mapped) | set(s_by) | set(q_by) | set(open_q)
     creds = sorted({k[0] for k in keys} | set(credentials_of(texts.get(VAR_INTEGRATION))) | set(covered))
     result = []
     for cred in creds:
@@ -328,7 +327,8 @@ def health(wh: Warehouse, texts: dict[str, str | None], now: datetime,
             newest_sale = newest.get(key)
             locs.append(LocationHealth(
                 credential=cred, location_id=key[1], name=names.get(key), store_id=store, days=cells,
-                open_held=0, newest_sale=newest_sale,
+                open_held=open_q.get(key, {}).get("held", 0), open_rejected=open_q.get(key, {}).get("rejected", 0),
+                newest_sale=newest_sale,
                 stale=bool(store) and (newest_sale is None or newest_sale < now - max_age),
                 last_run=last_locs.get(key)))
         lr = last_runs.get(cred)
@@ -340,17 +340,7 @@ def health(wh: Warehouse, texts: dict[str, str | None], now: datetime,
             credential=cred, locations=locs, last_run=lr, days_missing=day_states.count("missing"),
             days_failed=day_states.count("failed"), points_earned=totals[cred]["points_earned"],
             points_reversed=totals[cred]["points_reversed"], opt_ins_sent=totals[cred]["opt_ins_sent"]))
-    held_now = _open_held(wh)
-    for ch in result:
-        for loc in ch.locations:
-            loc.open_held = held_now.get((loc.credential, loc.location_id), 0)
     return result
-
-
-def _open_held(wh: Warehouse) -> dict[tuple[str, str], int]:
-    with wh.begin() as conn:
-        return {(r["credential"], r["location_id"]): int(r["held_records"])
-                for r in wh.query(conn, "console/held_by_location")}
 
 
 # ------------------------------------------------------------------ quarantine page
@@ -362,7 +352,7 @@ class QuarantineFilter:
     entity: str = ""
     reason: str = ""
     location: str = ""
-    day: str = ""  # ISO date the record was first met (UTC), or ""
+    day: str = ""  # ISO business day of the record (rule 9; the UTC day first met if it has none), or ""
     kind: str = ""  # "", "held" or "rejected"
     page: int = 1
 
@@ -424,12 +414,13 @@ def quarantine_page(wh: Warehouse, flt: QuarantineFilter, per_page: int = QUARAN
         out.append(dict(r, reasons=reasons, payload=payload, held=bool(r["held"]),
                         quarantined_at=parse_db_time(r["quarantined_at"]),
                         last_seen_at=parse_db_time(r["last_seen_at"]),
-                        quarantined_on=_day(r["quarantined_on"]) if r["quarantined_on"] else None))
+                        quarantined_on=_day(r["quarantined_on"]) if r["quarantined_on"] else None,
+                        day=_day(r["day"]) if r["day"] else None))
     facets = {
         "credential": sorted({r["credential"] for r in facet_rows}),
         "entity": sorted({r["entity"] for r in facet_rows}),
         "reason": sorted({r["reason_code"] for r in facet_rows if r["reason_code"]}),
-        "day": sorted({_day(r["quarantined_on"]).isoformat() for r in facet_rows if r["quarantined_on"]},
+        "day": sorted({_day(r["day"]).isoformat() for r in facet_rows if r["day"]},
                       reverse=True),
     }
     return QuarantinePage(rows=out, total=total, filter=flt, facets=facets,
