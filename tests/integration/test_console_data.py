@@ -220,3 +220,34 @@ def test_ingest_writes_each_quarantined_records_business_day(warehouse, sandbox,
         sold = {str(r[0])[:10] for r in conn.execute(text("SELECT DISTINCT business_date FROM sales")).all()}
     assert held and all(r[0] is not None for r in held)
     assert {str(r[0])[:10] for r in held} <= sold | {str(d) for d in data.health_window(sandbox.state.now.date())}
+
+
+@pytest.mark.parametrize("value", ["\x00", "LOC\x00-1", "\x1b[31m", "\x07"])
+def test_a_control_character_in_a_filter_never_reaches_the_database(warehouse, value):
+    """Item 20: PostgreSQL refuses NUL in text (psycopg.DataError, a 500): the filter is refused first."""
+    seed(warehouse)
+    with pytest.raises(data.BadFilter, match="control character"):
+        data.quarantine_page(warehouse, data.clean_filter({"location": value}))
+    assert data.quarantine_page(warehouse, data.clean_filter({"location": "LOC-1 é ✓"})).total == 0
+
+
+def test_pending_migrations_reads_without_writing(warehouse, tmp_path):
+    """Item 7: what the console asks instead of migrating; an empty database stays empty."""
+    from tests.factories import drop_pg_database, make_pg_database
+    from trident1_aiq.warehouse import Warehouse, sqlite_url
+
+    assert warehouse.pending_migrations() == []
+    if warehouse.dialect == "sqlite":
+        missing = tmp_path / "nothing.db"
+        empty = Warehouse(sqlite_url(missing))
+        assert empty.pending_migrations()[0] == "001_core" and not missing.exists()
+        empty.dispose()
+        return
+    name, url = make_pg_database()
+    empty = Warehouse(url)
+    try:
+        pending = empty.pending_migrations()
+        assert pending == [n for _v, n, _p in empty.migrations()] and empty.tables() == {}
+    finally:
+        empty.dispose()
+        drop_pg_database(name)
