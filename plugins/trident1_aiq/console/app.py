@@ -225,7 +225,14 @@ def create_app() -> FastAPI:
                           problems: list[str] | None = None, status_code: int = 200,
                           selected: dict[str, str] | None = None) -> HTMLResponse:
         texts = airflow_side.read_texts()
-        page = data.mappings_page(airflow_side.warehouse(), texts)
+        not_ready = None
+        try:
+            page = data.mappings_page(airflow_side.warehouse(), texts)
+        except airflow_side.WarehouseNotReady as exc:  # the page still offers the trigger of a first run
+            not_ready = str(exc)
+            page = data.MappingsPage(credentials=[], locations={}, stores=[], held_next_run=0, held_unmapped=0,
+                                     problems=data.variable_problems(texts))
+            status_code = 503 if status_code == 200 and message is None else status_code
         today = datetime.now(UTC).date()
         return render("mappings.html", status_code=status_code, page=page, user=user.get_name(),
                       perms=_permissions(user), csrf=csrf_token(user.get_name(), session_id(request)),
@@ -234,8 +241,8 @@ def create_app() -> FastAPI:
                       shadowed=airflow_side.shadowing_backend(VAR_MAPPINGS),
                       dag=airflow_side.dag_state(session), default_day=airflow_side.default_day(),
                       first_day=today - timedelta(days=TRIGGER_HISTORY_DAYS),
-                      variable_problems=data.variable_problems(texts),
-                      message=message, problems=problems or [], selected=selected or {}, active="mappings")
+                      not_ready=not_ready, message=message, problems=problems or [], selected=selected or {},
+                      active="mappings")
 
     def save(user, session, request: Request, selected: dict[str, str], changes: dict[str, tuple[str, str]],
              message: str) -> HTMLResponse:
