@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -561,3 +562,26 @@ def test_a_warehouse_not_migrated_is_said_and_not_created(console, monkeypatch, 
             assert not db.exists()
         else:
             assert Warehouse(sqlite_url(db)).tables() == {}
+
+
+@pytest.mark.postgres
+def test_concurrent_saves_on_a_postgresql_metadata_db_lose_no_edit(tmp_path):
+    """Item 5 on PostgreSQL, where the save locks the Variable's row (SELECT … FOR UPDATE): 8 tries of two
+    saves at once, each time one saved and one told the Variable changed, no edit lost."""
+    from tests.factories import drop_pg_database, make_pg_database, require_postgres
+
+    require_postgres()
+    name, url = make_pg_database()
+    env = dict(os.environ, AIRFLOW_HOME=str(tmp_path), AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=url)
+    try:
+        subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, env=env,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=600)
+        proc = subprocess.run([sys.executable, str(Path(__file__).with_name("concurrent_saves_runner.py")), "8"],
+                              check=False, env=env, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        tries = json.loads(proc.stdout.strip().splitlines()[-1])
+        assert len(tries) == 8
+        for t in tries:
+            assert sorted(t["results"].values()) == ["changed", "saved"] and t["lost"] == [], t
+    finally:
+        drop_pg_database(name)
