@@ -251,3 +251,43 @@ def test_pending_migrations_reads_without_writing(warehouse, tmp_path):
     finally:
         empty.dispose()
         drop_pg_database(name)
+
+
+def test_every_health_figure_equals_a_sql_over_the_warehouse(warehouse, sandbox, settings):
+    """Issue 19's "done when": after two runs of the sandbox (another day, then the same day again),
+    each per-location figure of Integration health is what a SQL over the warehouse says."""
+    from tests.factories import DAY, NOW, ingest
+    from trident1_aiq.warehouse import parse_db_time
+
+    ingest(warehouse, sandbox, settings, run_id="r1", day=DAY - timedelta(days=1))
+    ingest(warehouse, sandbox, settings, run_id="r2", day=DAY)
+    now = NOW + timedelta(hours=1)
+    first, last = data.health_window(now.date())
+    creds = data.health(warehouse, texts(), now)
+    shown = {(c.credential, loc.location_id): loc for c in creds for loc in c.locations}
+
+    def grouped(sql: str) -> dict:
+        with warehouse.begin() as conn:
+            return {(r[0], r[1], str(r[2])[:10]): int(r[3]) for r in conn.execute(text(sql), {"f": first, "l": last})}
+
+    sales = grouped("SELECT credential, location_id, business_date, COUNT(*) FROM sales "
+                    "WHERE business_date BETWEEN :f AND :l GROUP BY 1, 2, 3")
+    refunds = grouped("SELECT credential, location_id, business_date, COUNT(*) FROM refunds "
+                      "WHERE business_date BETWEEN :f AND :l GROUP BY 1, 2, 3")
+    assert sales and refunds
+    for (cred, loc, d), n in sales.items():
+        assert {c.day.isoformat(): c.sales for c in shown[(cred, loc)].days}[d] == n
+    for (cred, loc, d), n in refunds.items():
+        assert {c.day.isoformat(): c.refunds for c in shown[(cred, loc)].days}[d] == n
+    assert sum(loc.sales for loc in shown.values()) == sum(sales.values())
+    assert sum(loc.refunds for loc in shown.values()) == sum(refunds.values())
+    with warehouse.begin() as conn:
+        open_q = {(r[0], r[1], bool(r[2])): int(r[3]) for r in conn.execute(text(
+            "SELECT credential, location_id, held, COUNT(*) FROM quarantine WHERE released_at IS NULL "
+            "GROUP BY 1, 2, 3"))}
+        newest = {(r[0], r[1]): parse_db_time(r[2]) for r in conn.execute(text(
+            "SELECT credential, location_id, MAX(sold_at) FROM sales GROUP BY 1, 2"))}
+    for key, loc in shown.items():
+        assert loc.open_held == open_q.get((*key, True), 0), key
+        assert loc.open_rejected == open_q.get((*key, False), 0), key
+        assert loc.newest_sale == newest.get(key), key
