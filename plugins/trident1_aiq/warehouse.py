@@ -254,6 +254,22 @@ class Warehouse:
                 log.info("applied migration %s", name)
         return applied
 
+    def pending_migrations(self) -> list[str]:
+        """The migrations not applied yet, read without writing anything (a SQLite file that does not
+        exist is not created): what a reader such as the console checks instead of migrating."""
+        from sqlalchemy import inspect
+
+        names = [(version, name) for version, name, _path in self.migrations()]
+        database = self.url.database
+        if self.dialect == "sqlite" and database and database != ":memory:" and not Path(database).exists():
+            return [name for _v, name in names]
+        with self.engine.connect() as conn:
+            if not inspect(conn).has_table("schema_migrations"):
+                return [name for _v, name in names]
+            done = {int(r[0]) for r in conn.execute(text("SELECT version FROM schema_migrations"))}
+            conn.rollback()
+        return [name for version, name in names if version not in done]
+
     def tables(self) -> dict[str, list[str]]:
         """Tables and views with their columns (for docs checks and tests)."""
         from sqlalchemy import inspect

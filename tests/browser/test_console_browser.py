@@ -298,3 +298,26 @@ def test_viewer_cannot_save_a_mapping(airflow, browser):
     assert enter_error.startswith("403"), enter_error
     assert "permission to edit the Variable trident1_store_mappings" in d.find_element(By.ID, "error").text
     assert la.api("GET", "/variables/trident1_store_mappings").json()["value"] == before
+
+
+def test_viewer_sees_quarantine_payloads_masked(airflow, browser):
+    """Issue 19, item 6: the payloads' personal data (customers' names, phones, e-mails, birth dates) are
+    shown to Admin and Op (who may read Connections) and masked for a Viewer."""
+    from selenium.webdriver.common.by import By
+
+    la, d = airflow, browser
+
+    def payloads(user: str) -> list[str]:
+        login(d, la, user, "quarantine")
+        return [e.get_attribute("textContent") for e in d.find_elements(By.CSS_SELECTOR, "table.quarantine pre")]
+
+    whole = payloads("admin")
+    assert whole and not d.find_elements(By.ID, "masked")
+    personal = {m for text in whole for m in re.findall(r'"(?:email|phone|first_name|last_name|birth_date)": "([^"]+)"',
+                                                          text)}
+    assert personal, "the sandbox's quarantined records carry customers"
+    masked = payloads("viewer")
+    assert d.find_elements(By.ID, "masked") and len(masked) == len(whole)
+    assert "•••" in "".join(masked)
+    assert not [p for p in personal if any(p in text for text in masked)]
+    shot(d, "console-quarantine-viewer.png", 1000)

@@ -13,10 +13,11 @@ import os
 import subprocess
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
-from trident1_aiq.settings.config import VAR_MAPPINGS, VARIABLES, default_variable_text
+from trident1_aiq.settings.config import VAR_MAPPINGS, VAR_STORES, VARIABLES, default_variable_text
 from trident1_aiq.warehouse import Warehouse, sqlite_url
 
 pytestmark = [pytest.mark.integration]
@@ -243,7 +244,7 @@ def test_a_variable_changed_meanwhile_is_not_overwritten(console):
     Variable.set(VAR_MAPPINGS, good.replace("LOC-3", "LOC-3 "))  # someone else edits it
     try:
         r = save(client, csrf, fingerprint)
-        assert r.status_code == 409 and "changed since this page was opened" in r.text
+        assert r.status_code == 409 and "changed since you opened the page" in r.text
         assert "LOC-3 " in mappings()
     finally:
         Variable.set(VAR_MAPPINGS, good)
@@ -302,3 +303,285 @@ def test_trigger_refuses_a_day_that_has_not_ended(console):
     today = datetime.now(UTC).date().isoformat()
     r = client.post("/trident1/trigger", data={"csrf_token": csrf, "day": today})
     assert r.status_code == 400 and "has not ended yet" in r.text
+
+
+# ------------------------------------------------------------------ issue 19: saving safely (items 5, 8, 22)
+
+
+def _set_raw(key: str, value: bytes | str | None) -> None:
+    """Put ``value`` in the metadata DB's variable row as is (unencrypted), e.g. bytes that are not UTF-8."""
+    from airflow.models.variable import Variable
+    from airflow.utils.session import create_session
+    from sqlalchemy import delete, update
+
+    with create_session() as session:
+        if value is None:
+            session.execute(delete(Variable).where(Variable.key == key))
+        else:
+            session.execute(update(Variable).where(Variable.key == key).values(_val=value, is_encrypted=False))
+
+
+@pytest.mark.parametrize("hostile", [None, "[", "[" * 20_000, "[" + "1" * 5_000 + "]", b"[\xff\xfe]"],
+                         ids=["not-set", "truncated", "20k-brackets", "5000-digits", "not-utf8"])
+def test_a_missing_or_hostile_variable_is_shown_and_never_saved_over(console, hostile):
+    """Items 5 and 17: pages still render and name the Variable; a save is refused and writes nothing."""
+    from airflow.models.variable import Variable
+
+    client, _ = console
+    good = mappings()
+    login(client, "admin")
+    try:
+        if hostile is None:
+            Variable.delete(VAR_MAPPINGS)
+        elif isinstance(hostile, bytes):
+            _set_raw(VAR_MAPPINGS, hostile)
+        else:
+            Variable.set(VAR_MAPPINGS, hostile)
+        page = client.get("/trident1/mappings")
+        assert page.status_code == 200, page.text[-2000:]
+        assert VAR_MAPPINGS in page.text and ("malformed" in page.text or "not set" in page.text)
+        health = client.get("/trident1/health")
+        assert health.status_code == 200
+        if hostile is not None:
+            assert 'id="variable-problems"' in health.text and f"{VAR_MAPPINGS}: malformed" in health.text
+        csrf, fingerprint = form_token(client)
+        r = save(client, csrf, fingerprint)
+        assert r.status_code == 400 and "Nothing was saved" in r.text, r.text[-2000:]
+        assert audit_rows("admin") == audit_rows("admin")  # (read twice: no row appears in between)
+        from airflow.utils.session import create_session
+        from sqlalchemy import select
+
+        with create_session() as session:
+            row = session.scalar(select(Variable).where(Variable.key == VAR_MAPPINGS))
+            stored = None if row is None else row._val
+        if hostile is None:
+            assert stored is None
+        elif isinstance(hostile, str):
+            assert Variable.get(VAR_MAPPINGS) == hostile
+    finally:
+        Variable.set(VAR_MAPPINGS, good)
+
+
+def test_two_admins_saving_at_once_lose_no_edit(console):
+    """Item 5: two saves from pages opened on the same Variable, sent at the same moment, 8 times: one is
+    saved, the other told the Variable changed since it opened the page; never both "Saved"."""
+    import threading
+
+    from airflow.models.variable import Variable
+    from fastapi.testclient import TestClient
+
+    client, _ = console
+    good = mappings()
+    other = TestClient(client.app)
+    login(client, "admin")
+    login(other, "op")
+    edits = {"admin": ("LOC-4", "den-downtown"), "op": ("LOC-3", "chi-loop")}
+    lost = 0
+    try:
+        for _ in range(8):
+            Variable.set(VAR_MAPPINGS, good)
+            forms = {"admin": (client, *form_token(client)), "op": (other, *form_token(other))}
+            barrier = threading.Barrier(2)
+            results: dict[str, object] = {}
+
+            def post(who: str, forms=forms, barrier=barrier, results=results) -> None:
+                c, csrf, fp = forms[who]
+                barrier.wait()
+                results[who] = save(c, csrf, fp, location=edits[who][0], store=edits[who][1])
+
+            threads = [threading.Thread(target=post, args=(who,)) for who in forms]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(60)
+            final = json.loads(mappings())
+            for who, r in results.items():
+                entry = {"credential": "trident1_acme", "location_id": edits[who][0], "store_id": edits[who][1]}
+                if r.status_code == 200 and "Saved:" in r.text and entry not in final:
+                    lost += 1
+            assert sorted(r.status_code for r in results.values()) == [200, 409]
+            loser = next(r for r in results.values() if r.status_code == 409)
+            assert "changed since you opened the page" in loser.text
+        assert lost == 0
+    finally:
+        Variable.set(VAR_MAPPINGS, good)
+
+
+def test_unmapping_a_location_never_mapped_changes_nothing(console):
+    """Item 22: "nothing to change", no write, no audit row."""
+    client, _ = console
+    login(client, "admin")
+    before, audits = mappings(), len(audit_rows("admin"))
+    csrf, fingerprint = form_token(client)
+    r = save(client, csrf, fingerprint, location="LOC-4", store="")
+    assert r.status_code == 200 and "Nothing to change" in r.text and "Saved" not in r.text
+    assert mappings() == before and len(audit_rows("admin")) == audits
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "2020-01-01"])
+def test_trigger_refuses_a_day_the_integration_cannot_have_data_for(console, day):
+    client, _ = console
+    login(client, "admin")
+    csrf, _ = form_token(client)
+    r = client.post("/trident1/trigger", data={"csrf_token": csrf, "day": day})
+    assert r.status_code == 400 and f"{day} is before" in r.text and "first day a run can have data for" in r.text
+
+
+def test_a_new_retail_store_for_a_new_location_from_the_console(console):
+    """Item 8: the store is added to aiq_retail_stores and the location mapped to it, in one save; a store
+    the validator refuses writes neither Variable."""
+    from airflow.models.variable import Variable
+
+    client, _ = console
+    good_maps, good_stores = mappings(), Variable.get(VAR_STORES)
+    login(client, "op")
+    page = client.get("/trident1/mappings")
+    assert 'class="new-store" data-key="trident1_acme/LOC-4"' in page.text  # an unmapped, reported location
+    import re
+
+    stores_fp = re.search(r'name="stores_fingerprint" value="([^"]+)"', page.text).group(1)
+    csrf, fingerprint = form_token(client)
+    form = {"csrf_token": csrf, "fingerprint": fingerprint, "stores_fingerprint": stores_fp,
+            "credential": "trident1_acme", "location_id": "LOC-4", "store_id": "phx-scottsdale",
+            "store_name": "Scottsdale", "phone": "+1 480 555 0100", "email": "scottsdale@example.com",
+            "line1": "1 Main St", "city": "Scottsdale", "state": "AZ", "postal_code": "85251", "country": "US",
+            "timezone": "Nowhere/Atlantis"}
+    try:
+        bad = client.post("/trident1/stores", data=form)
+        assert bad.status_code == 400 and "unknown time zone" in bad.text
+        assert (mappings(), Variable.get(VAR_STORES)) == (good_maps, good_stores)
+        ok = client.post("/trident1/stores", data=dict(form, timezone="America/Phoenix"))
+        assert ok.status_code == 200 and "Saved: retail store phx-scottsdale" in ok.text, ok.text[-1500:]
+        stores = json.loads(Variable.get(VAR_STORES))
+        assert stores[:-1] == json.loads(good_stores) and stores[-1]["id"] == "phx-scottsdale"
+        assert {"credential": "trident1_acme", "location_id": "LOC-4", "store_id": "phx-scottsdale"} in \
+            json.loads(mappings())
+        assert '"key": "aiq_retail_stores"' in " ".join(
+            e for _, _, e in _audit_rows_any("op")) and len(json.loads(mappings())) == len(json.loads(good_maps)) + 1
+        again = client.post("/trident1/stores", data=dict(form, timezone="America/Phoenix"))
+        assert again.status_code == 409  # the page it came from is out of date: refused
+        login(client, "viewer")
+        assert client.post("/trident1/stores", data=dict(form, csrf_token=form_token(client)[0])).status_code == 403
+    finally:
+        Variable.set(VAR_MAPPINGS, good_maps)
+        Variable.set(VAR_STORES, good_stores)
+
+
+def _audit_rows_any(user: str) -> list:
+    from airflow.models import Log
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        return [(r.event, r.owner, r.extra or "") for r in session.scalars(select(Log).where(Log.owner == user)).all()]
+
+
+# ------------------------------------------------------------------ issue 19: CSRF, filters, personal data
+
+
+def test_csrf_token_is_bound_to_the_login_session_and_dies_with_logout(console):
+    """Item 21: a token from another session of the same user, or from before a logout, is refused."""
+    client, _ = console
+    login(client, "admin")
+    old_csrf, fingerprint = form_token(client)
+    client.get("/api/v2/auth/logout", follow_redirects=False)
+    login(client, "admin")  # a new session (a new jti)
+    before = mappings()
+    r = save(client, old_csrf, fingerprint)
+    assert r.status_code == 403 and "another login session" in r.text
+    assert mappings() == before
+
+
+def test_a_form_from_another_origin_is_refused(console):
+    client, _ = console
+    login(client, "admin")
+    csrf, fingerprint = form_token(client)
+    before = mappings()
+    r = client.post("/trident1/mappings", headers={"Origin": "https://evil.example"},
+                    data={"csrf_token": csrf, "fingerprint": fingerprint, "credential": "trident1_acme",
+                          "location_id": "LOC-4", "store_id": "den-downtown"})
+    assert r.status_code == 403 and "another site" in r.text
+    assert mappings() == before
+    same = client.post("/trident1/mappings", headers={"Origin": "http://testserver"},
+                       data={"csrf_token": csrf, "fingerprint": fingerprint, "credential": "trident1_acme",
+                             "location_id": "LOC-4", "store_id": ""})
+    assert same.status_code == 200  # this origin: accepted (nothing to change here)
+
+
+@pytest.mark.parametrize("query", ["location=%00", "credential=a%00b", "reason=%07", "day=%1b"])
+def test_a_control_character_in_a_filter_is_a_400(console, query):
+    """Item 20 (PostgreSQL refuses NUL in text: tests/integration/test_console_data.py checks that path)."""
+    client, _ = console
+    login(client, "viewer")
+    r = client.get(f"/trident1/quarantine?{query}")
+    assert r.status_code == 400 and "control character" in r.text
+
+
+def test_personal_data_only_for_roles_that_may_read_connections(console):
+    """Item 6: a viewer sees the payload masked, Op (who may read Connections) sees it whole."""
+    client, wh = console
+    payload = {"id": "S-P", "location_id": "LOC-1", "total": "12.00", "customer": {
+        "id": "C-7", "first_name": "Ana", "last_name": "Núñez", "phone": "(303) 555-0101",
+        "email": "ana.nunez@example.com", "birth_date": "1990-04-01"}}
+    with wh.begin() as conn:
+        wh.execute(conn, "INSERT INTO quarantine (quarantine_id, credential, entity, record_key, location_id, held, "
+                         "reasons, reason_code, payload, run_id, first_run_id, quarantined_at, quarantined_on, "
+                         "last_seen_at) VALUES ('P-1', 'trident1_acme', 'sale', 'S-P', 'LOC-1', FALSE, '[]', "
+                         "'bad_money', :p, 'run-1', 'run-1', :now, :today, :now)",
+                   {"p": json.dumps(payload), "now": datetime.now(UTC), "today": datetime.now(UTC).date()})
+    try:
+        personal = ("ana.nunez@example.com", "555-0101", "Núñez", "1990-04-01", "C-7")
+        login(client, "viewer")
+        masked = client.get("/trident1/quarantine", params={"kind": "rejected"}).text
+        assert 'id="masked"' in masked and "•••" in masked and "12.00" in masked
+        assert not [p for p in personal if p in masked]
+        login(client, "op")
+        whole = client.get("/trident1/quarantine", params={"kind": "rejected"}).text
+        assert 'id="masked"' not in whole and all(p in whole for p in personal)
+    finally:
+        with wh.begin() as conn:
+            wh.execute(conn, "DELETE FROM quarantine WHERE quarantine_id = 'P-1'")
+
+
+def test_a_warehouse_not_migrated_is_said_and_not_created(console, monkeypatch, tmp_path):
+    """Item 7: a page view never writes: no migration, no file, no table; a clear message instead."""
+    client, _ = console
+    for db in (tmp_path / "missing.db", tmp_path / "empty.db"):
+        if db.name == "empty.db":
+            import sqlite3
+
+            sqlite3.connect(db).close()
+        monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE_DEFAULT", json.dumps({"conn_type": "sqlite", "host": str(db)}))
+        login(client, "admin")
+        for path in ("/trident1/mappings", "/trident1/health", "/trident1/quarantine"):
+            r = client.get(path)
+            assert r.status_code == 503 and "is not migrated yet" in r.text and "check_config" in r.text, path
+            if path.endswith("mappings"):
+                assert 'id="trigger"' in r.text  # the first run can be started from here
+        if db.name == "missing.db":
+            assert not db.exists()
+        else:
+            assert Warehouse(sqlite_url(db)).tables() == {}
+
+
+@pytest.mark.postgres
+def test_concurrent_saves_on_a_postgresql_metadata_db_lose_no_edit(tmp_path):
+    """Item 5 on PostgreSQL, where the save locks the Variable's row (SELECT … FOR UPDATE): 8 tries of two
+    saves at once, each time one saved and one told the Variable changed, no edit lost."""
+    from tests.factories import drop_pg_database, make_pg_database, require_postgres
+
+    require_postgres()
+    name, url = make_pg_database()
+    env = dict(os.environ, AIRFLOW_HOME=str(tmp_path), AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=url)
+    try:
+        subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, env=env,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=600)
+        proc = subprocess.run([sys.executable, str(Path(__file__).with_name("concurrent_saves_runner.py")), "8"],
+                              check=False, env=env, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        tries = json.loads(proc.stdout.strip().splitlines()[-1])
+        assert len(tries) == 8
+        for t in tries:
+            assert sorted(t["results"].values()) == ["changed", "saved"] and t["lost"] == [], t
+    finally:
+        drop_pg_database(name)

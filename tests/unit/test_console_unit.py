@@ -74,3 +74,46 @@ def test_the_cli_environment_points_at_the_same_home_and_warehouse(tmp_path):
     assert env["PATH"].endswith("/usr/bin") and env["PATH"] != "/usr/bin"  # the venv's bin first
     mine = cli_env({"AIRFLOW_CONN_WAREHOUSE_DEFAULT": "postgresql://u@h/w"}, tmp_path, tmp_path / "w.db")
     assert "AIRFLOW_CONN_WAREHOUSE_DEFAULT" not in mine  # the user's own stays in force
+
+
+@pytest.mark.parametrize("text", ["[" * 20_000, "[" + "9" * 5_000 + "]", b"\xff\xfe[]", "\udcff[]", "[1,", "x" * 1_000_001])
+def test_parse_json_variable_reports_every_hostile_text_as_malformed(text):
+    """Item 17: never RecursionError, ValueError or UnicodeError; the Variable's name in the message."""
+    from trident1_aiq.settings.config import ConfigError, UnreadableText, parse_json_variable
+
+    with pytest.raises(ConfigError) as exc:
+        parse_json_variable("trident1_store_mappings", text)
+    assert exc.value.problems[0].startswith("trident1_store_mappings: ")
+    with pytest.raises(ConfigError, match="cannot be read"):
+        parse_json_variable("x", UnreadableText("OperationalError"))
+    assert data.parse_list(text if isinstance(text, str) else None) == []
+    assert data.variable_problems({"trident1_store_mappings": text if isinstance(text, str) else "["})
+
+
+def test_masked_payload_keeps_money_and_lines_and_hides_the_person():
+    from tests.factories import sale
+
+    raw = sale(note="call Ana on 303 555 0101")
+    raw["customer"]["birth_date"] = "1990-04-01"
+    masked = data.mask_payload(raw)
+    assert set(masked["customer"].values()) == {data.MASK} and masked["note"] == data.MASK
+    assert masked["items"][0]["name"] == "Knife" and masked["total"] == "36.70" and masked["id"] == "S-1"
+    assert data.mask_payload({"_raw": ["a@b.co"]}) == {"_raw": [data.MASK]} and data.mask_payload("x") == data.MASK
+
+
+def test_trigger_days_are_bounded():
+    today = date(2026, 11, 26)
+    assert data.trigger_day_problem(date(2026, 11, 25), today, date(2026, 1, 1), 366) is None
+    assert "has not ended" in data.trigger_day_problem(today, today, None, 366)
+    assert "before 2026-01-01" in data.trigger_day_problem(date(2025, 12, 31), today, date(2026, 1, 1), 366)
+    assert "before 2025-11-25" in data.trigger_day_problem(date(1, 1, 1), today, None, 366)
+
+
+def test_a_save_starts_only_from_a_variable_that_is_set_and_parses():
+    from trident1_aiq.settings.config import ConfigError
+
+    for text, why in ((None, "is not set"), ("[", "malformed"), ("{}", "is not a JSON list")):
+        with pytest.raises(ConfigError, match=why):
+            data.edit_mappings(text, "trident1_acme", "LOC-1", "den-downtown")
+    kept = data.edit_mappings('[{"odd": 1}, "x"]', "trident1_acme", "LOC-1", "den-downtown")
+    assert kept[:2] == [{"odd": 1}, "x"]  # entries the page could not show are kept

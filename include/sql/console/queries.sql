@@ -38,13 +38,22 @@ FROM sales
 GROUP BY credential, location_id
 
 -- name: quarantine_by_day
--- Quarantine rows per credential, location and the UTC day they were first met; open ones apart.
-SELECT credential, location_id, quarantined_on AS day, held,
+-- Quarantine rows per credential, location and the record's own business day (rule 9, as sales are
+-- counted; a record whose time could not be read: the UTC day it was first met); open ones apart.
+SELECT credential, location_id, COALESCE(business_date, quarantined_on) AS day, held,
        COUNT(*) AS n,
        SUM(CASE WHEN released_at IS NULL THEN 1 ELSE 0 END) AS still_open
 FROM quarantine
-WHERE quarantined_on >= :first AND quarantined_on <= :last
-GROUP BY credential, location_id, quarantined_on, held
+WHERE COALESCE(business_date, quarantined_on) >= :first AND COALESCE(business_date, quarantined_on) <= :last
+GROUP BY credential, location_id, COALESCE(business_date, quarantined_on), held
+
+-- name: open_quarantine_by_location
+-- Open quarantine rows per credential and location, held and rejected apart, whatever their day
+-- (the health page's "held now" and "rejected (open)": what the Quarantine page lists).
+SELECT credential, location_id, held, COUNT(*) AS n
+FROM quarantine
+WHERE released_at IS NULL
+GROUP BY credential, location_id, held
 
 -- name: quarantine_count
 SELECT COUNT(*) AS n
@@ -54,26 +63,26 @@ WHERE released_at IS NULL
   AND (:entity = '' OR entity = :entity)
   AND (:reason = '' OR reason_code = :reason)
   AND (:location = '' OR location_id = :location)
-  AND (:day = '' OR quarantined_on = :day_value)
+  AND (:day = '' OR COALESCE(business_date, quarantined_on) = :day_value)
   AND (:kind = '' OR (:kind = 'held' AND held = TRUE) OR (:kind = 'rejected' AND held = FALSE))
 
 -- name: quarantine_facets
 -- The values the quarantine filters offer.
-SELECT DISTINCT credential, entity, reason_code, quarantined_on
+SELECT DISTINCT credential, entity, reason_code, COALESCE(business_date, quarantined_on) AS day
 FROM quarantine
 WHERE released_at IS NULL
 
 -- name: quarantine_open
 -- Open quarantine rows, newest first, filtered (an empty filter matches everything).
 SELECT quarantine_id, credential, entity, record_key, location_id, held, reason_code, reasons, payload,
-       run_id, quarantined_at, quarantined_on, last_seen_at
+       run_id, quarantined_at, quarantined_on, COALESCE(business_date, quarantined_on) AS day, last_seen_at
 FROM quarantine
 WHERE released_at IS NULL
   AND (:credential = '' OR credential = :credential)
   AND (:entity = '' OR entity = :entity)
   AND (:reason = '' OR reason_code = :reason)
   AND (:location = '' OR location_id = :location)
-  AND (:day = '' OR quarantined_on = :day_value)
+  AND (:day = '' OR COALESCE(business_date, quarantined_on) = :day_value)
   AND (:kind = '' OR (:kind = 'held' AND held = TRUE) OR (:kind = 'rejected' AND held = FALSE))
 ORDER BY quarantined_at DESC, quarantine_id
 LIMIT :limit OFFSET :offset

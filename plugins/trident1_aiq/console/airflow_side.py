@@ -15,7 +15,7 @@ import threading
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from trident1_aiq.settings.config import VARIABLES
+from trident1_aiq.settings.config import VARIABLES, UnreadableText
 from trident1_aiq.warehouse import Warehouse
 
 DAG_ID = "trident1_sales_daily"
@@ -29,12 +29,31 @@ def read_texts() -> dict[str, str | None]:
     """The four Variables as the next run will read them (None: not set)."""
     from airflow.models.variable import Variable  # the api-server side: core model, not the task SDK
 
-    return {name: Variable.get(name, default_var=None) for name in VARIABLES}
+    texts: dict[str, str | None] = {}
+    for name in VARIABLES:
+        try:
+            value = Variable.get(name, default_var=None)
+        except Exception as exc:  # a value the metadata DB or the decryption cannot give back
+            texts[name] = UnreadableText(type(exc).__name__)
+            continue
+        if isinstance(value, bytes):  # SQLite gives back what was stored, e.g. bytes that are not UTF-8
+            try:
+                value = value.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                value = UnreadableText(f"not valid UTF-8 at byte {exc.start}")
+        texts[name] = value
+    return texts
 
 
 def fingerprint(text: str | None) -> str:
     """What a page's form was built from: saving refuses when the Variable changed meanwhile."""
-    return hashlib.sha256((text or "").encode("utf-8")).hexdigest()[:20]
+    if isinstance(text, UnreadableText):
+        text = f"unreadable:{text.reason}"
+    return hashlib.sha256((text or "").encode("utf-8", "surrogatepass")).hexdigest()[:20]
+
+
+class ChangedMeanwhile(Exception):
+    """A Variable a save started from changed (or vanished) before the save could lock it."""
 
 
 def shadowing_backend(key: str) -> str | None:
@@ -54,11 +73,15 @@ def shadowing_backend(key: str) -> str | None:
     return None
 
 
+class WarehouseNotReady(Exception):
+    """The warehouse has not been migrated (fully) yet: the pages say so instead of migrating it."""
+
+
 def warehouse() -> Warehouse:
     """The warehouse the DAG writes to: the ``warehouse_default`` Connection, else the embedded default.
 
-    Migrated once per process (idempotent, as the DAG's ``check_config`` does), so that the pages
-    work before the first run has created the schema."""
+    Never migrated here (a page view never writes): a warehouse whose schema is not complete raises
+    :class:`WarehouseNotReady`, with what is missing; the DAG's ``check_config`` migrates it."""
     from airflow.exceptions import AirflowNotFoundException
     from airflow.models.connection import Connection  # core model (api-server)
 
@@ -72,9 +95,14 @@ def warehouse() -> Warehouse:
     with _lock:
         wh = _warehouses.get(url)
         if wh is None:
-            wh = Warehouse(url)
-            wh.migrate()
-            _warehouses[url] = wh
+            wh = _warehouses[url] = Warehouse(url)
+    pending = wh.pending_migrations()
+    if pending:
+        where = wh.url.render_as_string(hide_password=True)
+        raise WarehouseNotReady(
+            f"The warehouse {where} is not migrated yet ({len(pending)} migration(s) pending, from {pending[0]}): "
+            f"the console only reads it. The DAG's first task, check_config, migrates it: trigger a run of "
+            f"{DAG_ID} (its Trigger button in Airflow's UI, or `airflow dags trigger {DAG_ID}`).")
     return wh
 
 
@@ -86,18 +114,44 @@ def _audit(session, event: str, user_name: str, extra: dict[str, Any], dag_id: s
                     extra=json.dumps(dict(extra, source=SOURCE)), dag_id=dag_id, run_id=run_id))
 
 
-def save_variable(session, key: str, value: str, user_name: str) -> None:
-    """Write the Variable and its audit row in one transaction; the value itself is not logged
-    (Airflow masks Variable values in its audit log too)."""
+def save_variables(session, changes: dict[str, tuple[str, str]], user_name: str) -> None:
+    """Write Variables (key → (the fingerprint the page was built from, the new value)) and their audit
+    rows in one transaction, only if none changed since: the rows are locked first (``SELECT … FOR
+    UPDATE``; on SQLite, which has no row locks, a no-op write takes the database's write lock), the
+    fingerprints re-checked under the lock, and :class:`ChangedMeanwhile` raised, nothing written,
+    if one differs. Two concurrent saves are thus serialised and the second one refused. The values
+    are not logged (Airflow masks Variable values in its audit log too)."""
     from airflow.models.variable import Variable  # the api-server side: core model, not the task SDK
-    from sqlalchemy import select
+    from sqlalchemy import select, update
 
-    existing = session.scalar(select(Variable).where(Variable.key == key).limit(1))
-    description = existing.description if existing is not None else None
-    Variable.set(key, value, description=description, session=session)
-    _audit(session, "patch_variable" if existing is not None else "post_variable", user_name,
-           {"key": key, "val": "***", "method": "POST"})
-    session.commit()
+    keys = sorted(changes)
+    try:
+        if session.get_bind().dialect.name == "sqlite":
+            session.execute(update(Variable).where(Variable.key.in_(keys)).values(key=Variable.key)
+                            .execution_options(synchronize_session=False))
+        rows = {v.key: v for v in session.scalars(
+            select(Variable).where(Variable.key.in_(keys)).order_by(Variable.key).with_for_update()
+            .execution_options(populate_existing=True)).all()}
+        for key in keys:
+            row = rows.get(key)
+            if row is None or fingerprint(row.val) != changes[key][0]:
+                raise ChangedMeanwhile(key)
+        for key in keys:
+            Variable.set(key, changes[key][1], description=rows[key].description, session=session)
+            _audit(session, "patch_variable", user_name, {"key": key, "val": "***", "method": "POST"})
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def earliest_day(session) -> date | None:
+    """The first business day a run can cover: the DAG's ``start_date`` (None: the DAG is not serialised)."""
+    from airflow.api_fastapi.common.dagbag import create_dag_bag
+
+    dag = create_dag_bag().get_latest_version_of_dag(DAG_ID, session=session)
+    start = getattr(dag, "start_date", None) if dag is not None else None
+    return start.astimezone(UTC).date() if start else None
 
 
 def dag_state(session) -> dict[str, Any]:

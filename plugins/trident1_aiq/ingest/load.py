@@ -103,7 +103,8 @@ def quarantine_rows(credential: str, run_id: str, now: datetime,
         {"quarantine_id": uuid.uuid4().hex, "credential": credential, "entity": entity,
          "record_key": row.key, "location_id": row.location_id, "held": held,
          "reasons": json.dumps(reasons, ensure_ascii=False), "reason_code": reasons[0].split(":", 1)[0][:50],
-         "payload": payload_json(row.raw), "run_id": run_id, "now": now, "today": now.date()}
+         "payload": payload_json(row.raw), "run_id": run_id, "now": now, "today": now.date(),
+         "business_date": row.business_date}
         for entity, row, reasons, held in entries
     ]
 

@@ -257,6 +257,45 @@ def demo_settings(overrides: dict[str, str | None] | None = None) -> Settings:
     return load_settings(demo_variables(overrides))
 
 
+class UnreadableText(str):
+    """A Variable whose stored value could not even be read as text (e.g. bytes that are not UTF-8 in
+    the metadata DB, a value that does not decrypt): empty, with the reason, so that every parse of it
+    reports it as malformed by name instead of failing (issue 19, item 17)."""
+
+    reason: str
+
+    def __new__(cls, reason: str) -> UnreadableText:
+        obj = super().__new__(cls, "")
+        obj.reason = reason
+        return obj
+
+
+def parse_json_variable(name: str, text: str | bytes) -> Any:
+    """The JSON value of Variable (or file) ``name``, or :class:`ConfigError` saying it is malformed.
+
+    Every way a hostile text can break a parser is a problem naming it, never another exception:
+    not UTF-8, larger than :data:`MAX_VARIABLE_BYTES`, not JSON, nested deeper than the parser
+    recurses (``RecursionError``), an integer longer than Python converts (``ValueError``)."""
+    if isinstance(text, UnreadableText):
+        raise ConfigError([f"{name}: malformed: the stored value cannot be read ({text.reason})"])
+    try:
+        data = text if isinstance(text, bytes) else text.encode("utf-8")  # a str with lone surrogates fails
+        if isinstance(text, bytes):
+            text = text.decode("utf-8")
+    except UnicodeError as exc:
+        raise ConfigError([f"{name}: malformed: not valid UTF-8 (at position {exc.start})"]) from None
+    if len(data) > MAX_VARIABLE_BYTES:
+        raise ConfigError([f"{name}: larger than {MAX_VARIABLE_BYTES} bytes"])
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError([f"{name}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"]) from None
+    except RecursionError:
+        raise ConfigError([f"{name}: malformed JSON: nested too deeply"]) from None
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        raise ConfigError([f"{name}: malformed JSON: {str(exc).split(';')[0][:200]}"]) from None
+
+
 def load_settings(raw: dict[str, str | None]) -> Settings:
     """Parse and cross-check all Variables; raise ConfigError with every problem."""
     problems: list[str] = []
@@ -267,13 +306,10 @@ def load_settings(raw: dict[str, str | None]) -> Settings:
             problems.append(f"{name}: the Airflow Variable is not set (rule 7: no fall-back to the demo "
                             f"files; start from config/{name}.json)")
             continue
-        if len(text.encode("utf-8", "replace")) > MAX_VARIABLE_BYTES:
-            problems.append(f"{name}: larger than {MAX_VARIABLE_BYTES} bytes")
-            continue
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            problems.append(f"{name}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}")
+            data = parse_json_variable(name, text)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
             continue
         try:
             parsed[name] = _SCHEMAS[name].validate_python(data)
