@@ -167,6 +167,29 @@ def test_rule16_sale_before_enrolment_earns_nothing_later_sales_earn(shop):
     assert counts.summary()["points_earned"] == 31
 
 
+
+@pytest.mark.parametrize(("subtotal", "discount", "ppd", "points"), [
+    ("19.99", "0.99", "1", 19), ("20.99", "0.00", "1", 20), ("10.99", "0.00", "1.5", 16),
+    ("1234.56", "0.00", "0.001", 1), ("0.07", "0.00", "10", 0), ("5.00", "5.00", "1", 0)])
+def test_rule16_the_earn_step_credits_the_floor_of_the_amounts_as_stored(shop, subtotal, discount, ppd, points):
+    """The earn that runs (SQL's eligible cents, then ``points_for_cents``), on amounts SQLite keeps as REAL."""
+    shop.persona()
+    shop.sale("S-1", T, subtotal, discount=discount)
+    counts = shop.loyalty(settings_with(loyalty={"points_per_dollar": ppd}))
+    assert shop.ledger() == ([(f"earn:{CRED}:S-1", "earn", points)] if points else [])
+    assert counts.summary()["points_earned"] == points
+
+
+@pytest.mark.parametrize(("status", "purchase"), [
+    ("completed", True), ("refunded", True), ("partially_refunded", True), ("voided", False)])
+def test_rule4_rule16_each_status_a_sale_is_first_seen_in(shop, status, purchase):
+    """A qualifying purchase enrols and earns on the amounts as rung, whatever its status; a void neither."""
+    shop.persona()
+    shop.sale("S-1", T, "20.00", status=status)
+    shop.loyalty()
+    assert bool(shop.one("SELECT loyalty_member FROM personas WHERE persona_id = 'p_ana'").loyalty_member) == purchase
+    assert [(k, p) for k, t, p in shop.ledger() if t == "earn"] == ([(f"earn:{CRED}:S-1", 20)] if purchase else [])
+
 def test_rule16_voided_first_earns_nothing_and_zero_points_write_nothing(shop):
     shop.persona()
     shop.sale("S-v", T, "50.00", status="voided")

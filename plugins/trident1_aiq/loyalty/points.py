@@ -14,7 +14,7 @@ import logging
 import uuid
 from collections import Counter
 from datetime import datetime
-from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -31,14 +31,6 @@ LEDGER_NS = uuid.UUID("5f0e2a8c-7d1b-4f5e-a7c3-0b9d6e4f1a22")
 
 
 # ------------------------------------------------------------------ arithmetic
-
-
-def earn_points(subtotal: Decimal, discount_total: Decimal, points_per_dollar: Decimal) -> int:
-    """Rule 16: floor((subtotal − discount_total) × points_per_dollar), never negative."""
-    eligible = subtotal - discount_total
-    if eligible <= 0:
-        return 0
-    return int((eligible * points_per_dollar).to_integral_value(rounding=ROUND_FLOOR))
 
 
 def pro_rata_total(points: int, refunded: Decimal, eligible: Decimal) -> int:
@@ -64,10 +56,11 @@ def points_ratio(points_per_dollar: Decimal) -> tuple[int, int]:
 
 
 def points_for_cents(eligible_cents: int, ratio: tuple[int, int]) -> int:
-    """Rule 16 on whole cents: floor(eligible_cents × ratio), ``ratio`` from :func:`points_ratio`.
+    """Rule 16, the one earn: floor((subtotal − discount_total) × ``points_per_dollar``), never negative.
 
-    Exactly :func:`earn_points` of the same amount (integer arithmetic, no rounding), without a
-    Decimal per sale: earn reads each sale's eligible amount in cents from SQL.
+    ``eligible_cents`` is subtotal − discount_total in whole cents (``loyalty/earn_candidates``
+    reads it so from SQL, exact on both databases) and ``ratio`` is :func:`points_ratio` of
+    ``points_per_dollar``: integer arithmetic, exact, without a Decimal per sale.
     """
     if eligible_cents <= 0:
         return 0
