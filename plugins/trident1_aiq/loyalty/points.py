@@ -135,10 +135,10 @@ class Ledger:
         """Points and balances as the warehouse has them (after a flush) for the sales of this
         run's work that have refunds or are voided, and their personas: all reconciliation reads."""
         self.points = {}
-        for cred, sale_id, entry_type, points in self.wh.run(self.conn, "loyalty/work_points", {}):
-            self.points.setdefault((cred, sale_id), Counter())[entry_type] += int(points or 0)
-        self.balances = {persona: int(points or 0)
-                         for persona, points in self.wh.run(self.conn, "loyalty/work_balances", {})}
+        for r in self.wh.run(self.conn, "loyalty/work_points", {}):
+            self.points.setdefault((r.credential, r.sale_id), Counter())[r.entry_type] += int(r.points or 0)
+        self.balances = {r.persona_id: int(r.points or 0)
+                         for r in self.wh.run(self.conn, "loyalty/work_balances", {})}
 
     def sale_points(self, credential: str, sale_id: str) -> Counter:
         return self.points.get((credential, sale_id), Counter())
@@ -154,14 +154,15 @@ def enroll(wh: Warehouse, conn: Connection, settings: Settings, now: datetime, c
     The enrolments are written in one batch (``loyalty/enroll``: COPY and one UPDATE on PostgreSQL).
     """
     loyalty = settings.integration.loyalty
-    current = {persona: parse_db_time(at) for persona, at in wh.run(conn, "loyalty/enrolled_personas", {})}
+    current = {r.persona_id: parse_db_time(r.loyalty_enrolled_at)
+               for r in wh.run(conn, "loyalty/enrolled_personas", {})}
     updates = []
     qualified = set()
     enrolled = changed = 0
-    for persona, first_sale in wh.run(conn, "loyalty/first_qualifying_sales",
-                                      {"purchased_after": loyalty.purchased_after}):
+    for r in wh.run(conn, "loyalty/first_qualifying_sales", {"purchased_after": loyalty.purchased_after}):
+        persona = r.persona_id
         qualified.add(persona)
-        enrolled_at = max(loyalty.enabled_at, parse_db_time(first_sale))
+        enrolled_at = max(loyalty.enabled_at, parse_db_time(r.first_sale))
         if current.get(persona) != enrolled_at:
             updates.append({"persona_id": persona, "enrolled_at": enrolled_at, "updated_at": now})
             if persona in current:
@@ -190,18 +191,18 @@ def earn(ledger: Ledger, settings: Settings, counts: RunCounts) -> None:
     after = {"after_credential": "", "after_sale_id": ""}
     while True:  # a page of candidates at a time, its entries written before the next (memory)
         page = ledger.wh.run(ledger.conn, "loyalty/earn_candidates", dict(after, page_size=PAGE_SIZE)).all()
-        for cred, sale_id, persona, store, cents in page:
-            points = points_for_cents(int(cents), ratio)
+        for r in page:
+            points = points_for_cents(int(r.eligible_cents), ratio)
             if points <= 0:
                 continue
-            ledger.add(f"earn:{cred}:{sale_id}", "earn", points, persona, credential=cred, sale_id=sale_id,
-                       store_id=store)
-            earned[cred] += points
+            ledger.add(f"earn:{r.credential}:{r.sale_id}", "earn", points, r.persona_id, credential=r.credential,
+                       sale_id=r.sale_id, store_id=r.store_id)
+            earned[r.credential] += points
             entries += 1
         ledger.flush()
         if len(page) < PAGE_SIZE:
             break
-        after = {"after_credential": page[-1][0], "after_sale_id": page[-1][1]}
+        after = {"after_credential": page[-1].credential, "after_sale_id": page[-1].sale_id}
     counts.add("points_earned", earned)
     counts.add("earn_entries", entries)
 
@@ -211,16 +212,15 @@ def redeem(ledger: Ledger, settings: Settings, counts: RunCounts) -> None:
     mirrors = {(d.credential, d.trident1_discount_id): d for d in settings.discounts}
     rows = []
     redeemed = 0
-    for cred, sale_id, persona, store, sold_at, discount_id in ledger.wh.run(
-            ledger.conn, "loyalty/redemption_candidates", {}):
-        aiq = mirrors.get((cred, discount_id))
+    for r in ledger.wh.run(ledger.conn, "loyalty/redemption_candidates", {}):
+        aiq = mirrors.get((r.credential, r.discount_id))
         if aiq is None:
             continue
-        rows.append({"credential": cred, "sale_id": sale_id, "aiq_discount_id": aiq.id, "persona_id": persona,
-                     "trident1_discount_id": discount_id, "points": aiq.points_cost,
-                     "redeemed_at": parse_db_time(sold_at), "run_id": ledger.run_id})
-        ledger.add(f"redeem:{cred}:{sale_id}:{aiq.id}", "redeem", -aiq.points_cost, persona,
-                   credential=cred, sale_id=sale_id, store_id=store)
+        rows.append({"credential": r.credential, "sale_id": r.sale_id, "aiq_discount_id": aiq.id,
+                     "persona_id": r.persona_id, "trident1_discount_id": r.discount_id, "points": aiq.points_cost,
+                     "redeemed_at": parse_db_time(r.sold_at), "run_id": ledger.run_id})
+        ledger.add(f"redeem:{r.credential}:{r.sale_id}:{aiq.id}", "redeem", -aiq.points_cost, r.persona_id,
+                   credential=r.credential, sale_id=r.sale_id, store_id=r.store_id)
         redeemed += aiq.points_cost
     counts.add("redemptions", len(rows))
     counts.add("points_redeemed", redeemed)
