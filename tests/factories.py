@@ -148,6 +148,63 @@ def ingest(wh, server, settings, name="acme", run_id="run-1", day=DAY, now=NOW, 
                              chunk_size=chunk_size)
 
 
+
+class _ReversedRow:
+    """A result row whose columns come in reverse order by position, and as they are by name."""
+
+    def __init__(self, mapping):
+        self._mapping = dict(mapping)
+        self._values = tuple(reversed(self._mapping.values()))
+
+    def __getattr__(self, name):
+        try:
+            return self.__dict__["_mapping"][name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __iter__(self):
+        return iter(self._values)
+
+    def __getitem__(self, i):
+        return self._values[i]
+
+    def __len__(self):
+        return len(self._values)
+
+
+class _ReversedResult:
+    def __init__(self, result):
+        self._rows = [_ReversedRow(r._mapping) for r in result]
+
+    def __iter__(self):
+        return iter(self._rows)
+
+    def all(self):
+        return list(self._rows)
+
+    def mappings(self):
+        return [r._mapping for r in self._rows]
+
+    def first(self):
+        return self._rows[0] if self._rows else None
+
+    def scalar(self):
+        return next(iter(self._rows[0]._mapping.values())) if self._rows else None
+
+
+def columns_reversed(monkeypatch) -> None:
+    """Every result ``Warehouse.run`` returns gives its columns in reverse order by position (by
+    name as they are): code that reads a row by position reads the wrong column."""
+    from trident1_aiq.warehouse import Warehouse
+
+    run = Warehouse.run
+
+    def reversed_run(self, conn, name, params=None):
+        result = run(self, conn, name, params)
+        return _ReversedResult(result) if result is not None and result.returns_rows else result
+
+    monkeypatch.setattr(Warehouse, "run", reversed_run)
+
 def scalar(wh, sql, **params):
     with wh.begin() as conn:
         return wh.execute(conn, sql, params).scalar()

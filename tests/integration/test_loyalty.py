@@ -14,7 +14,7 @@ from trident1_aiq.ingest.pipeline import ingest_credential, prepare_run, run_win
 from trident1_aiq.loyalty.points import run_loyalty
 from trident1_aiq.settings.config import default_variable_text, demo_settings
 
-from ..factories import DAY, NOW, credential_for
+from ..factories import DAY, NOW, columns_reversed, credential_for
 
 pytestmark = pytest.mark.integration
 ENABLED = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)
@@ -167,6 +167,29 @@ def test_rule16_sale_before_enrolment_earns_nothing_later_sales_earn(shop):
     assert counts.summary()["points_earned"] == 31
 
 
+
+@pytest.mark.parametrize(("subtotal", "discount", "ppd", "points"), [
+    ("19.99", "0.99", "1", 19), ("20.99", "0.00", "1", 20), ("10.99", "0.00", "1.5", 16),
+    ("1234.56", "0.00", "0.001", 1), ("0.07", "0.00", "10", 0), ("5.00", "5.00", "1", 0)])
+def test_rule16_the_earn_step_credits_the_floor_of_the_amounts_as_stored(shop, subtotal, discount, ppd, points):
+    """The earn that runs (SQL's eligible cents, then ``points_for_cents``), on amounts SQLite keeps as REAL."""
+    shop.persona()
+    shop.sale("S-1", T, subtotal, discount=discount)
+    counts = shop.loyalty(settings_with(loyalty={"points_per_dollar": ppd}))
+    assert shop.ledger() == ([(f"earn:{CRED}:S-1", "earn", points)] if points else [])
+    assert counts.summary()["points_earned"] == points
+
+
+@pytest.mark.parametrize(("status", "purchase"), [
+    ("completed", True), ("refunded", True), ("partially_refunded", True), ("voided", False)])
+def test_rule4_rule16_each_status_a_sale_is_first_seen_in(shop, status, purchase):
+    """A qualifying purchase enrols and earns on the amounts as rung, whatever its status; a void neither."""
+    shop.persona()
+    shop.sale("S-1", T, "20.00", status=status)
+    shop.loyalty()
+    assert bool(shop.one("SELECT loyalty_member FROM personas WHERE persona_id = 'p_ana'").loyalty_member) == purchase
+    assert [(k, p) for k, t, p in shop.ledger() if t == "earn"] == ([(f"earn:{CRED}:S-1", 20)] if purchase else [])
+
 def test_rule16_voided_first_earns_nothing_and_zero_points_write_nothing(shop):
     shop.persona()
     shop.sale("S-v", T, "50.00", status="voided")
@@ -194,6 +217,31 @@ def test_rule17_rule18_partial_refund_third_then_rest_reverses_33_then_67(shop):
     assert (r1.points_reversed, r1.balance_after, bool(r1.negative_balance)) == (33, 67, False)
     assert shop.balance() == 0
 
+
+LEDGER_OF_THE_STORY = sorted([
+    (f"earn:{CRED}:S-1", "earn", 54), (f"redeem:{CRED}:S-1:aiq-ten-off", "redeem", -100),
+    (f"earn:{CRED}:S-100", "earn", 100), (f"earn_reversal:{CRED}:R-1", "earn_reversal", -33),
+    (f"earn_reversal:{CRED}:void:S-1", "earn_reversal", -54), (f"redeem_restore:{CRED}:void:S-1", "redeem_restore", 100),
+])
+
+
+@pytest.mark.parametrize("columns", ["as_selected", "reversed"])
+def test_loyalty_reads_every_row_by_name(shop, monkeypatch, columns):
+    """``reversed``: every row the warehouse gives comes with its columns in reverse order by position;
+    enrolment, earn, redemption, refund and void reconciliation read them by name: the same ledger."""
+    if columns == "reversed":
+        columns_reversed(monkeypatch)
+    shop.persona()
+    shop.sale("S-1", T, "60.00", discount="6.00", discounts=["D-10"])  # aiq-ten-off costs 100 points
+    shop.sale("S-100", T + timedelta(hours=1), "100.00")
+    shop.loyalty(run_id="r1")
+    shop.refund("R-1", "S-100", T + timedelta(days=1), "33.33")
+    shop.set_status("S-1", "voided")
+    shop.loyalty(run_id="r2")
+    assert shop.ledger() == LEDGER_OF_THE_STORY
+    assert shop.balance() == 67
+    r1 = shop.one("SELECT points_reversed, balance_after FROM refund_reconciliations WHERE refund_id = 'R-1'")
+    assert (r1.points_reversed, r1.balance_after) == (33, 21)
 
 def test_rule18_void_after_earn_reverses_all_and_restores_all_redeemed(shop):
     shop.persona()

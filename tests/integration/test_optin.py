@@ -40,17 +40,17 @@ class World:
         self.gateway = GatewayClient(gateway_credential("aiq_sms_default", host=f"{server.host}:{server.port}",
                                                         schema="http", port=None, password="sandbox-sms-token"))
 
-    def person(self, pid, phone, store="den-downtown", sold=datetime(2026, 11, 15, 18, tzinfo=UTC)):
+    def person(self, pid, phone, store="den-downtown", sold=datetime(2026, 11, 15, 18, tzinfo=UTC), status="completed"):
         with self.wh.begin() as conn:
             self.wh.execute(conn, "INSERT INTO personas (persona_id, phone, sourced_from, loyalty_member, created_at, "
                                   "updated_at) VALUES (:p, :ph, 'Trident 1', FALSE, :t, :t)",
                             {"p": pid, "ph": phone, "t": sold})
             self.wh.execute(conn, "INSERT INTO sales (credential, sale_id, store_id, location_id, persona_id, status, "
                                   "sold_at, business_date, subtotal, discount_total, tax_total, total, updated_at, "
-                                  "loaded_at, run_id) VALUES ('trident1_acme', :s, :st, 'LOC-1', :p, 'completed', :t, "
+                                  "loaded_at, run_id) VALUES ('trident1_acme', :s, :st, 'LOC-1', :p, :status, :t, "
                                   ":d, :a, 0, 0, :a, :t, :t, 'seed')",
                             {"s": f"S-{pid}-{sold:%H%M}", "st": store, "p": pid, "t": sold, "d": sold.date(),
-                             "a": Decimal("10.00")})
+                             "a": Decimal("10.00"), "status": status})
 
     def run(self, now, settings=None, run_id="run", sent_at=None):
         """A run that starts at ``now``; its sends happen at ``sent_at`` (default: ``now``)."""
@@ -141,6 +141,15 @@ def test_rule22_purchase_before_purchased_after_is_not_eligible(world):
     world.run(MORNING)
     assert world.posts() == []
 
+
+
+@pytest.mark.parametrize(("status", "asked"), [
+    ("completed", True), ("refunded", True), ("partially_refunded", True), ("voided", False)])
+def test_rule22_each_status_of_the_only_purchase(world, status, asked):
+    """A qualifying purchase (as in rule 4) is completed, refunded or partially refunded; a void is none."""
+    world.person("p_ana", ANA, status=status)
+    world.run(MORNING)
+    assert len(world.texts()) == int(asked)
 
 def test_rule23_rerun_and_retried_task_send_nothing_new(world):
     world.person("p_ana", ANA)

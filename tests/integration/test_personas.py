@@ -19,6 +19,8 @@ from sqlalchemy import text
 from trident1_aiq.ingest.normalize import CustomerRow
 from trident1_aiq.ingest.personas import NAME_FIELDS, PersonaIndex, Resolution, resolve_personas
 
+from ..factories import columns_reversed
+
 pytestmark = pytest.mark.integration
 T0 = datetime(2026, 11, 25, tzinfo=UTC)
 
@@ -67,7 +69,12 @@ def chunk(rng: random.Random, profiles: dict, size: int) -> list[CustomerRow]:
     return out
 
 
-def test_rule14_settling_in_sql_resolves_as_the_index_alone(warehouse, monkeypatch):
+@pytest.mark.parametrize("columns", ["as_selected", "reversed"])
+def test_rule14_settling_in_sql_resolves_as_the_index_alone(warehouse, monkeypatch, columns):
+    """``reversed``: every row the warehouse gives comes with its columns in reverse order by position
+    (resolution reads them by name)."""
+    if columns == "reversed":
+        columns_reversed(monkeypatch)
     resolved = []  # how many candidates each call of the index is given
     resolve = PersonaIndex.resolve
     monkeypatch.setattr(PersonaIndex, "resolve", lambda self, cands: resolved.append(len(cands)) or resolve(self, cands))

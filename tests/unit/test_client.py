@@ -62,6 +62,98 @@ def test_dedupe_keeps_latest_updated_at():
     assert dedupe_latest([old, new]) == [new]
 
 
+# Rule 8's edge cases, each a listing of (id, updated_at) in the order read and the positions
+# of the records that survive: the newest version of an id wins, the first listed on a tie; a
+# record whose version cannot be read (missing, without a zone, not a time) takes no part in
+# the ordering: it is kept, for validation to quarantine, and never replaces a readable one.
+T = "2026-11-25T10:00:00"
+RULE8_CASES = {
+    "newer after older": ([("S-1", T + "Z"), ("S-1", "2026-11-25T10:00:01Z")], [1]),
+    "older after newer": ([("S-1", "2026-11-25T10:00:01Z"), ("S-1", T + "Z")], [0]),
+    "three versions out of order": ([("S-1", T + "Z"), ("S-1", "2026-11-25T12:00:00Z"),
+                                     ("S-1", "2026-11-25T11:00:00Z")], [1]),
+    "exact repeat": ([("S-1", T + "Z"), ("S-1", T + "Z")], [0]),
+    "equal time, different payload: the first listed": ([("S-1", T + "Z", "voided"), ("S-1", T + "Z")], [0]),
+    "equal instant in another offset": ([("S-1", T + "Z"), ("S-1", "2026-11-25T05:00:00-05:00")], [0]),
+    "offset makes the later clock reading older": ([("S-1", T + "Z"), ("S-1", "2026-11-25T11:00:00+02:00")], [0]),
+    "one microsecond newer": ([("S-1", T + "Z"), ("S-1", T + ".000001Z")], [1]),
+    "unzoned then zoned": ([("S-1", T), ("S-1", T + "Z")], [0, 1]),
+    "zoned then unzoned": ([("S-1", T + "Z"), ("S-1", T)], [0, 1]),
+    "missing version": ([("S-1", T + "Z"), ("S-1", None)], [0, 1]),
+    "blank version": ([("S-1", ""), ("S-1", T + "Z")], [0, 1]),
+    "invalid version": ([("S-1", "yesterday"), ("S-1", T + "Z"), ("S-1", "2026-13-45T10:00:00Z")], [0, 1, 2]),
+    "a number is no version": ([("S-1", 1764064800), ("S-1", T + "Z")], [0, 1]),
+    "two unreadable versions of one id": ([("S-1", T), ("S-1", T)], [0, 1]),
+    "no id: all kept": ([(None, T + "Z"), (None, T + "Z"), ("  ", T + "Z")], [0, 1, 2]),
+    "ids trimmed, numbers as text": ([(" S-1 ", T + "Z"), ("S-1", "2026-11-25T10:00:01Z"), (7, T + "Z"),
+                                      ("7", T + "Z")], [1, 2]),
+    "other ids untouched": ([("S-1", T + "Z"), ("S-2", T + "Z"), ("S-1", "2026-11-25T10:00:01Z")], [2, 1]),
+}
+
+
+def _listing(spec):
+    out = []
+    for n, (rid, version, *status) in enumerate(spec):
+        rec = {"id": rid, "n": n, "status": status[0] if status else "completed"}
+        if version is not None:
+            rec["updated_at"] = version
+        out.append(rec)
+    return out
+
+
+@pytest.mark.parametrize(("spec", "survivors"), RULE8_CASES.values(), ids=RULE8_CASES.keys())
+def test_rule8_newest_version_wins_the_edge_cases(spec, survivors):
+    """One rule, one table: the whole listing at once (dedupe_latest), and streamed in chunks of every
+    size (pipeline.chunked: a newer version replaces its older one within a chunk, the merge across)."""
+    from trident1_aiq.ingest.client import LatestSeen, dedupe_latest, record_id, record_version
+    from trident1_aiq.ingest.pipeline import chunked
+    from trident1_aiq.runs import RunCounts
+
+    listing = _listing(spec)
+    assert [r["n"] for r in dedupe_latest(listing)] == survivors
+    for size in range(1, len(listing) + 1):
+        superseded: list[dict] = []
+        chunks = list(chunked(iter([listing[:1], listing[1:]]), size, RunCounts("ingest"), LatestSeen(),
+                              superseded=superseded.append))
+        passed = [r["n"] for chunk in chunks for r in chunk]
+        # What passes is each survivor plus, in an earlier chunk, an older version the merge replaces.
+        assert set(survivors) <= set(passed)
+        assert len(passed) + len(superseded) <= len(listing)
+        if size >= len(listing):
+            assert passed == survivors
+        for chunk in chunks:  # never two ordered versions of one id in one chunk
+            ordered = [record_id(r) for r in chunk if record_id(r) and record_version(r)]
+            assert len(ordered) == len(set(ordered))
+
+
+def test_rule8_the_version_is_read_as_every_time_is_read():
+    """record_version is parse_time in UTC: no zone, no version (the comparison never mixes naive
+    and aware times, which raised TypeError); an entity without versions has none."""
+    from datetime import UTC, datetime
+
+    from trident1_aiq.ingest.client import record_version, supersedes
+
+    assert record_version({"updated_at": "2026-11-25T05:00:00-05:00"}) == datetime(2026, 11, 25, 10, tzinfo=UTC)
+    assert record_version({"updated_at": T}) is None
+    assert record_version({"updated_at": T + "Z"}, None) is None
+    assert record_version({"created_at": T + "Z"}) is None  # no fall-back to another field
+    assert record_version({"created_at": T + "Z"}, "created_at") is not None
+    assert record_version(["not", "a", "record"]) is None
+    later, earlier = record_version({"updated_at": T + ".5Z"}), record_version({"updated_at": T + "Z"})
+    assert supersedes(later, earlier) and not supersedes(earlier, later) and not supersedes(later, later)
+    assert not supersedes(None, earlier) and not supersedes(later, None) and not supersedes(None, None)
+
+
+def test_rule8_an_entity_without_versions_keeps_the_first_listing():
+    """Refunds and the catalogue never change once created: a repeat is skipped, whatever it says."""
+    from trident1_aiq.ingest.client import LatestSeen, dedupe_latest
+
+    first = {"id": "R-1", "created_at": T + "Z", "amount": "5.00"}
+    again = {"id": "R-1", "created_at": "2026-11-26T10:00:00Z", "amount": "9.00"}
+    assert dedupe_latest([first, again], version=None) == [first]
+    seen = LatestSeen(version=None)
+    assert [seen.accept(r) for r in (first, again, {"id": None}, {"id": None})] == [True, False, True, True]
+
 def test_rule8_streaming_dedupe_passes_each_version_once_and_never_an_older_one():
     """LatestSeen: a repeat is skipped, a newer version passes, an older one after it does not."""
     from trident1_aiq.ingest.client import LatestSeen

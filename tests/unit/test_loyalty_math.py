@@ -3,34 +3,58 @@
 from __future__ import annotations
 
 import uuid
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trident1_aiq.loyalty.points import LEDGER_NS, earn_points, entry_id, points_for_cents, points_ratio, pro_rata_total
+from trident1_aiq.loyalty.points import LEDGER_NS, entry_id, points_for_cents, points_ratio, pro_rata_total
 from trident1_aiq.settings.config import check_discount_mirrors, demo_settings
 
 pytestmark = pytest.mark.unit
 
 
-def test_rule16_floor_of_pre_tax_after_discount_amount():
-    assert earn_points(Decimal("35.00"), Decimal("3.50"), Decimal(1)) == 31
-    assert earn_points(Decimal("19.99"), Decimal("0.99"), Decimal(1)) == 19  # no float drift to 18
-    assert earn_points(Decimal("10.00"), Decimal("0.00"), Decimal("1.5")) == 15
-    assert earn_points(Decimal("0.99"), Decimal("0.00"), Decimal(1)) == 0
-    assert earn_points(Decimal("5.00"), Decimal("5.00"), Decimal(1)) == 0
+def _earn(subtotal: str, discount: str, points_per_dollar: str) -> int:
+    """The production earn of a sale's amounts: ``earn`` gets the eligible amount in whole cents
+    from SQL (``loyalty/earn_candidates``) and calls :func:`points_for_cents` with the ratio."""
+    cents = int((Decimal(subtotal) - Decimal(discount)) * 100)
+    return points_for_cents(cents, points_ratio(Decimal(points_per_dollar)))
+
+
+#: (subtotal, discount_total, points_per_dollar) → points: rule 16's floor, each case its own.
+RULE16_CASES = {
+    "whole dollars after the discount": ("35.00", "3.50", "1", 31),
+    "no float drift to 18": ("19.99", "0.99", "1", 19),
+    "a cent short of the next point": ("20.99", "0.00", "1", 20),
+    "exactly one point": ("1.00", "0.00", "1", 1),
+    "under a dollar earns nothing": ("0.99", "0.00", "1", 0),
+    "fully discounted earns nothing": ("5.00", "5.00", "1", 0),
+    "discount above the subtotal is never negative": ("5.00", "7.50", "1", 0),
+    "a negative subtotal is never negative": ("-10.00", "0.00", "1", 0),
+    "one and a half points a dollar": ("10.00", "0.00", "1.5", 15),
+    "one and a half, floored": ("10.99", "0.00", "1.5", 16),
+    "a tenth of a point a dollar": ("99.99", "0.00", "0.1", 9),
+    "a thousandth of a point a dollar": ("1234.56", "0.00", "0.001", 1),
+    "ten points a dollar, by the cent": ("0.07", "0.00", "10", 0),
+    "ten points a dollar": ("0.10", "0.00", "10", 1),
+    "a big sale stays exact": ("99999999.99", "0.00", "3", 299999999),
+}
+
+
+@pytest.mark.parametrize(("subtotal", "discount", "ppd", "points"), RULE16_CASES.values(), ids=RULE16_CASES.keys())
+def test_rule16_floor_of_pre_tax_after_discount_amount(subtotal, discount, ppd, points):
+    assert _earn(subtotal, discount, ppd) == points
 
 
 @settings(max_examples=300, deadline=None)
 @given(subtotal=st.decimals(min_value=Decimal("-50"), max_value=Decimal("99999999.99"), places=2),
        discount=st.decimals(min_value=Decimal("0"), max_value=Decimal("5000"), places=2),
        ppd=st.decimals(min_value=Decimal("0.001"), max_value=Decimal("100"), places=3))
-def test_rule16_points_from_cents_are_earn_points(subtotal, discount, ppd):
-    """earn reads the eligible amount in whole cents from SQL: the same points, exactly."""
-    cents = int((subtotal - discount) * 100)
-    assert points_for_cents(cents, points_ratio(ppd)) == max(0, earn_points(subtotal, discount, ppd))
+def test_rule16_earn_is_the_floor_of_the_exact_product(subtotal, discount, ppd):
+    """Against rule 16 written out in Decimal here (an oracle, not product code)."""
+    want = max(0, int(((subtotal - discount) * ppd).to_integral_value(rounding=ROUND_FLOOR)))
+    assert _earn(str(subtotal), str(discount), str(ppd)) == want
 
 
 @settings(max_examples=300, deadline=None)

@@ -18,6 +18,7 @@ from trident1_aiq.ingest.normalize import (
     parse_money,
     parse_time,
     quantity_milli,
+    to_utc,
 )
 from trident1_aiq.ingest.pipeline import run_window
 
@@ -127,3 +128,107 @@ def test_quantity_milli_is_the_quantity_and_its_thousandths(text, parsed):
 def test_line_gross_cents_rounds_half_even_like_decimal_quantize(qty, price):
     expected = int((Decimal(qty) * Decimal(price)).quantize(Decimal("0.01")) * 100)
     assert line_gross_cents(quantity_milli(qty)[1], money_cents(price)[1]) == expected
+
+
+# ---------------------------------------------------------------- each value the rules list, its own case
+# Written out here, never read from the module's constants: dropping a value there fails a case here.
+
+#: Rule 13's placeholders, as docs/rules.md lists them.
+RULE13_PLACEHOLDERS = ["noemail", "nomail", "none", "na", "n/a", "no", "null", "nil", "unknown", "test", "declined",
+                       "refused"]
+
+
+@pytest.mark.parametrize("local", RULE13_PLACEHOLDERS)
+@pytest.mark.parametrize("typed", ["{}@example.com", " {}@Store.COM ", "{}@gmail.com"])
+def test_rule13_each_placeholder_local_part_is_dropped(local, typed):
+    assert normalize_email(typed.format(local)) is None
+    assert normalize_email(typed.format(local.upper())) is None  # lower-cased before the comparison
+
+
+@pytest.mark.parametrize("local", ["noemails", "nan", "tester", "unknown1", "ana.none", "n.a", "nobody", "nil.s"])
+def test_rule13_a_real_local_part_near_a_placeholder_is_kept(local):
+    """Only the whole local part is a placeholder: a name containing one stays."""
+    assert normalize_email(f"{local}@example.com") == f"{local}@example.com"
+
+
+@pytest.mark.parametrize(("typed", "clean"), [
+    ("ana@example.com", "ana@example.com"),
+    (" Ana.Nunez@Example.COM ", "ana.nunez@example.com"),  # trimmed, lower-cased
+    ("\tana@example.com\n", "ana@example.com"),
+    ("ana+promo@example.co.uk", "ana+promo@example.co.uk"),
+    ("ana@example", None),  # the domain is not dotted
+    ("ana@localhost", None),
+    ("ana@example.c", None),  # a one-letter top-level domain
+    ("ana@example.", None),
+    ("ana@.com", None),
+    ("@example.com", None),
+    ("ana@", None),
+    ("ana", None),
+    ("a@b@example.com", None),  # two @
+    ("ana @example.com", None),
+    ("", None), ("   ", None), (None, None), (42, None),
+])
+def test_rule13_each_email_form(typed, clean):
+    assert normalize_email(typed) == clean
+
+
+#: The forms phones are typed in (the sandbox's, and docs/rules.md's invalid numbers).
+@pytest.mark.parametrize(("typed", "e164"), [
+    ("(303) 555-0101", "+13035550101"),
+    ("303-555-0101", "+13035550101"),
+    ("303.555.0101", "+13035550101"),
+    ("3035550101", "+13035550101"),
+    ("303 555 0101", "+13035550101"),
+    ("+1 303 555 0101", "+13035550101"),
+    (" 1-303-555-0101 ", "+13035550101"),
+    ("1 (303) 555-0101", "+13035550101"),
+    ("+13035550101", "+13035550101"),
+    ("000-000-0000", None),
+    ("555-555-5555", None),
+    ("303-555-010", None),  # a digit short
+    ("12345", None),
+    ("n/a", None), ("none", None), ("", None), ("   ", None), (None, None), (3035550101, None),
+])
+def test_rule13_each_phone_form(typed, e164):
+    assert normalize_phone(typed, "US") == e164
+
+
+def test_rule13_the_default_region_is_us():
+    assert normalize_phone("(303) 555-0101") == "+13035550101"
+    assert normalize_customer({"id": "C", "phone": "(303) 555-0101"}, "c", "US").phone == "+13035550101"
+    assert normalize_customer({"id": "C", "phone": "020 7946 0018"}, "c", "GB").phone == "+442079460018"
+
+
+@pytest.mark.parametrize(("typed", "amount"), [
+    ("35.00", "35.00"), ("35.5", "35.50"), ("35", "35.00"), (" 35.00 ", "35.00"), ("0", "0.00"), ("-3.50", "-3.50"),
+    ("999999999999999.99", "999999999999999.99"), (35, "35.00"), (0, "0.00"), (Decimal("3.5"), "3.50"),
+    ("35.001", None),  # three places
+    ("1,000.00", None), ("$5.00", None), ("5.", None), (".5", None), ("+5.00", None), ("1 000.00", None),
+    ("1e3", None), ("NaN", None), ("Infinity", None), ("0x10", None), ("12,3O", None), ("", None), ("  ", None),
+    (35.0, None), (0.1, None),  # a binary float never becomes money
+    (True, None), (None, None), ([], None), ({}, None),
+])
+def test_rule10_each_money_form(typed, amount):
+    assert parse_money(typed) == (None if amount is None else Decimal(amount))
+
+
+@pytest.mark.parametrize(("typed", "utc"), [
+    ("2026-11-25T10:00:00Z", "2026-11-25T10:00:00+00:00"),
+    ("2026-11-25T10:00:00+00:00", "2026-11-25T10:00:00+00:00"),
+    ("2026-11-25T03:00:00-07:00", "2026-11-25T10:00:00+00:00"),
+    ("2026-11-25T15:30:00+05:30", "2026-11-25T10:00:00+00:00"),
+    ("2026-11-25T10:00:00.250Z", "2026-11-25T10:00:00.250000+00:00"),
+    ("2026-11-25T10:00:00.123456-00:00", "2026-11-25T10:00:00.123456+00:00"),
+    (" 2026-11-25T10:00:00Z ", "2026-11-25T10:00:00+00:00"),
+    ("2026-11-25 10:00:00Z", "2026-11-25T10:00:00+00:00"),
+    ("2026-11-25T10:00:00", None),  # no offset: which instant is unknown
+    ("2026-11-25T10:00:00.5", None),
+    ("2026-11-25", None),
+    ("11/25/2026 10:00", None),
+    ("2026-11-25T25:00:00Z", None),
+    ("2026-02-30T10:00:00Z", None),
+    ("yesterday", None), ("", None), (None, None), (1764064800, None),
+])
+def test_rule9_each_time_form(typed, utc):
+    got = to_utc(parse_time(typed))
+    assert (got.isoformat() if got else None) == utc

@@ -13,10 +13,21 @@ from trident1_aiq.settings.config import demo_settings
 pytestmark = pytest.mark.unit
 
 
-def test_rule25_keywords():
-    assert [reply_action(b) for b in (" Yes ", "y", "START", "stop", " StopAll", "unsubscribe", "cancel", "END",
-                                      "quit", "yes please", "", None)] == \
-        ["confirm"] * 3 + ["stop"] * 6 + ["ignore"] * 3
+#: Rule 25's keywords, each its own case, as typed (trimmed, any case).
+RULE25_REPLIES = {"YES": "confirm", "Y": "confirm", "START": "confirm", "STOP": "stop", "STOPALL": "stop",
+                  "UNSUBSCRIBE": "stop", "CANCEL": "stop", "END": "stop", "QUIT": "stop"}
+
+
+@pytest.mark.parametrize(("keyword", "action"), RULE25_REPLIES.items())
+@pytest.mark.parametrize("typed", ["{}", "{} ", " {}\n", "lower", "Title"])
+def test_rule25_keywords(keyword, action, typed):
+    body = keyword.lower() if typed == "lower" else keyword.title() if typed == "Title" else typed.format(keyword)
+    assert reply_action(body) == action
+
+
+@pytest.mark.parametrize("body", ["yes please", "YES!", "stop it", "S T O P", "NO", "HELP", "", "   ", None])
+def test_rule25_anything_else_is_ignored(body):
+    assert reply_action(body) == "ignore"
 
 
 def test_rule24_send_hours_boundaries():

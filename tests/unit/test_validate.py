@@ -129,3 +129,19 @@ def test_failing_rows_are_reported_by_record_number_not_position():
     rows = [normalize_sale(sale(id="S-a"), 7, "c", {}, "US"), normalize_sale(sale(id=None), 3, "c", {}, "US")]
     good, bad = validate_sales(rows, KNOWN)
     assert [g.row for g in good] == [7] and [b.row for b, _ in bad] == [3]
+
+
+@pytest.mark.parametrize("status", ["completed", "voided", "refunded", "partially_refunded"])
+def test_rule10_each_sale_status_of_the_contract_is_valid(status):
+    good, bad = validate_sales([normalize_sale(sale(status=status), 0, "c", {}, "US")], KNOWN)
+    assert len(good) == 1 and not bad
+
+
+@pytest.mark.parametrize("status", ["void", "Completed", "COMPLETED", "refund", "partially-refunded", "pending", ""])
+def test_rule10_any_other_status_is_rejected(status):
+    assert "bad_status: status is not one of" in _reasons(sale(status=status))
+
+
+@pytest.mark.parametrize("status", [None, 1, ["completed"]])
+def test_rule10_a_missing_status_is_rejected(status):
+    assert "bad_status: status is missing" in _reasons(sale(status=status))

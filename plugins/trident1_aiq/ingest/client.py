@@ -12,10 +12,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from trident1_aiq.http_client import HttpError, HttpJsonClient, RetriesExhausted, RetryPolicy, TransientError
+from trident1_aiq.ingest.normalize import parse_time, to_utc
 from trident1_aiq.settings.config import Trident1Credential
 
-__all__ = ["HttpError", "LatestSeen", "RetriesExhausted", "RetryPolicy", "TransientError", "Trident1Client",
-           "Trident1Error", "dedupe_latest", "record_id"]
+__all__ = ["SKIP", "HttpError", "LatestSeen", "NewestBatch", "RetriesExhausted", "RetryPolicy", "TransientError",
+           "Trident1Client", "Trident1Error", "dedupe_latest", "record_id", "record_version", "supersedes"]
 
 PAGE_LIMIT = 500
 
@@ -23,15 +24,27 @@ PAGE_LIMIT = 500
 Trident1Error = HttpError
 
 
-def _version(record: dict[str, Any]) -> datetime | None:
-    for key in ("updated_at", "created_at"):
-        value = record.get(key)
-        if isinstance(value, str):
-            try:
-                return datetime.fromisoformat(value.replace("Z", "+00:00"))
-            except ValueError:
-                return None
-    return None
+def record_version(rec: Any, field: str | None = "updated_at") -> datetime | None:
+    """Rule 8: the version a listed record carries: ``rec[field]`` read as every time is read
+    (:func:`~trident1_aiq.ingest.normalize.parse_time`: RFC 3339 with an offset), in UTC.
+
+    None when the field is missing, has no zone or does not parse, or the entity has no
+    versions (``field`` None). Such a record takes no part in "the newest wins": it never
+    replaces a version nor is replaced, and validation quarantines it with its reason.
+    """
+    if field is None or not isinstance(rec, dict):
+        return None
+    return to_utc(parse_time(rec.get(field)))
+
+
+def supersedes(new: datetime | None, old: datetime | None) -> bool:
+    """Rule 8: version ``new`` replaces ``old`` only when both are known and ``new`` is later.
+
+    An equal version is a repeat: the one met first stays (the merge, ``load/changed_sales``,
+    writes only a strictly newer ``updated_at``; the warehouse look-up, ``pipeline.skip_known``,
+    skips the same or an older one).
+    """
+    return new is not None and old is not None and new > old
 
 
 def record_id(rec: Any) -> str | None:
@@ -42,67 +55,88 @@ def record_id(rec: Any) -> str | None:
     return None
 
 
-def dedupe_latest(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Keep one record per ``id``: the greatest ``updated_at`` (the later one on a tie).
-
-    Records without a usable id are all kept: validation quarantines them.
-    """
-    by_id: dict[str, dict[str, Any]] = {}
-    anonymous: list[dict[str, Any]] = []
-    for rec in records:
-        rid = record_id(rec)
-        if rid is None:
-            anonymous.append(rec)
-            continue
-        old = by_id.get(rid)
-        if old is None:
-            by_id[rid] = rec
-            continue
-        v_old, v_new = _version(old), _version(rec)
-        if v_old is None or (v_new is not None and v_new >= v_old):
-            by_id[rid] = rec
-    return list(by_id.values()) + anonymous
+#: What :meth:`LatestSeen.offer` returns for a record already passed in the same or a newer version.
+SKIP = object()
 
 
 class LatestSeen:
-    """Streaming form of :func:`dedupe_latest` for a listing read page by page.
+    """Rule 8 over a listing read page by page: each id passes once per newer version.
 
-    A record passes unless the same id already passed with the same or a newer
-    version (``updated_at``); a newer version passes again and the merge replaces
-    the older one (rule 8). Remembers the last ``window`` ids only (a short string
-    each, never the records), so memory does not follow the day: duplicates the
-    API serves around a page boundary are caught here, and a repeat from further
-    back is caught by the warehouse look-up (``pipeline.skip_known``) as unchanged.
+    A record passes unless the same id already passed with the same or a newer version
+    (:func:`supersedes`); a newer version passes again and replaces the older one (in the
+    chunk, :class:`NewestBatch`, or else by the merge). For an entity without versions
+    (``version`` None: refunds, the catalogue) the first listing of an id wins. A record with
+    no usable id or no readable version always passes and is never remembered: validation
+    quarantines it. Remembers the last ``window`` ids only (None: all), a short string and a
+    datetime each, never the records, so memory does not follow the day: duplicates the API
+    serves around a page boundary are caught here, and a repeat from further back is caught by
+    the warehouse look-up (``pipeline.skip_known``) as unchanged.
     """
 
-    def __init__(self, window: int = 50_000) -> None:
+    def __init__(self, window: int | None = 50_000, version: str | None = "updated_at") -> None:
         self.window = window
-        self.versions: OrderedDict[str, str | None] = OrderedDict()
+        self.version = version
+        self.versions: OrderedDict[str, datetime | None] = OrderedDict()
         self.skipped = 0
 
-    def accept(self, rec: Any) -> bool:
+    def offer(self, rec: Any) -> object:
+        """:data:`SKIP`, or the id of a record that passes (None for one outside the ordering)."""
         rid = record_id(rec)
         if rid is None:
-            return True
-        raw = rec.get("updated_at") or rec.get("created_at")
-        raw = raw if isinstance(raw, str) else None
-        if rid not in self.versions:
-            self._remember(rid, raw)
-            return True
-        old = self.versions[rid]
-        v_old = _version({"updated_at": old}) if old else None
-        v_new = _version(rec)
-        if raw != old and (v_old is None or (v_new is not None and v_new > v_old)):
-            self._remember(rid, raw)
-            return True
-        self.skipped += 1
-        return False
-
-    def _remember(self, rid: str, version: str | None) -> None:
+            return None
+        version = record_version(rec, self.version)
+        if version is None and self.version is not None:
+            return None
+        if rid in self.versions and not supersedes(version, self.versions[rid]):
+            self.skipped += 1
+            return SKIP
         self.versions[rid] = version
         self.versions.move_to_end(rid)
-        if len(self.versions) > self.window:
+        if self.window is not None and len(self.versions) > self.window:
             self.versions.popitem(last=False)
+        return rid
+
+    def accept(self, rec: Any) -> bool:
+        return self.offer(rec) is not SKIP
+
+
+class NewestBatch:
+    """A batch of listed records holding each id once, in its newest version (rule 8).
+
+    What :func:`dedupe_latest` returns and what each of ``pipeline.chunked``'s chunks holds:
+    a record :class:`LatestSeen` passes again (a newer version) takes its older version's
+    place; records outside the ordering are all kept, in the order read.
+    """
+
+    def __init__(self, seen: LatestSeen) -> None:
+        self.seen = seen
+        self.records: list[dict[str, Any]] = []
+        self._at: dict[str, int] = {}  # record id → its position in ``records``
+
+    def add(self, rec: Any) -> dict[str, Any] | None:
+        """Add ``rec`` unless it is a repeat; return the older version it replaced here, if any."""
+        rid = self.seen.offer(rec)
+        if rid is SKIP:
+            return None
+        if isinstance(rid, str):
+            at = self._at.get(rid)
+            if at is not None:
+                older, self.records[at] = self.records[at], rec
+                return older
+            self._at[rid] = len(self.records)
+        self.records.append(rec)
+        return None
+
+
+def dedupe_latest(records: list[dict[str, Any]], version: str | None = "updated_at") -> list[dict[str, Any]]:
+    """Keep one record per ``id``, its newest ``version`` (rule 8; on a tie the first listed).
+
+    Records without a usable id or version are all kept: validation quarantines them.
+    """
+    batch = NewestBatch(LatestSeen(window=None, version=version))
+    for rec in records:
+        batch.add(rec)
+    return batch.records
 
 
 class Trident1Client:
@@ -136,7 +170,7 @@ class Trident1Client:
         records: list[dict] = []
         for page in self.iter_pages(path, params):
             records.extend(page)
-        return dedupe_latest(records)
+        return dedupe_latest(records, version=None)  # the catalogue has no versions: the first listing wins
 
     def window(self, path: str, since: datetime, before: datetime) -> list[dict]:
         return dedupe_latest([r for page in self.iter_window(path, since, before) for r in page])

@@ -175,16 +175,17 @@ def resolve_personas(wh: Warehouse, conn: Connection, candidates: list[CustomerR
     wh.run(conn, "personas/stage_candidates")
     wh.bulk(conn, "personas/insert_candidate",
             [dict(zip(("k", *STAGED), (k, *key), strict=True)) for k, key in enumerate(keys)])
-    settled: dict[int, str] = dict(wh.run(conn, "personas/settle").all())
+    settled: dict[int, str] = {r.k: r.persona_id for r in wh.run(conn, "personas/settle")}
     persona_of = {i: settled[k] for i, k in enumerate(key_of) if k in settled}
     open_ = [i for i, k in enumerate(key_of) if k is not None and k not in settled]
     if not open_:
         return Resolution(persona_of, [], [], [], 0)
     wh.run(conn, "personas/analyze_candidates")
     index = PersonaIndex()
-    for pid, phone, email, *names, credential, customer_id in wh.run(conn, "personas/matching"):
-        index.add_existing(pid, phone, email, (credential, customer_id) if credential else None,
-                           {f for f, v in zip(NAME_FIELDS, names, strict=True) if v is not None})
+    for r in wh.run(conn, "personas/matching").mappings():
+        index.add_existing(r["persona_id"], r["phone"], r["email"],
+                           (r["credential"], r["customer_id"]) if r["credential"] else None,
+                           {f for f in NAME_FIELDS if r[f] is not None})
     for k, pid in settled.items():
         index.add_source(pid, (keys[k][0], keys[k][1]))
     res = index.resolve([candidates[i] for i in open_])

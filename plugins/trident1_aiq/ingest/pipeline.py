@@ -19,10 +19,9 @@ from datetime import time as dtime
 from typing import Any
 
 from trident1_aiq import runs
-from trident1_aiq.ingest.client import LatestSeen, Trident1Client, record_id
+from trident1_aiq.ingest.client import LatestSeen, NewestBatch, Trident1Client, record_id, record_version, supersedes
 from trident1_aiq.ingest.entities import ENTITIES, Entity, Source
 from trident1_aiq.ingest.load import held_records, merge, quarantine, quarantine_rows, sync_settings, upsert_catalogue
-from trident1_aiq.ingest.normalize import parse_time, to_utc
 from trident1_aiq.ingest.overlap import Writer, gc_paused, read_ahead
 from trident1_aiq.ingest.personas import resolve_personas
 from trident1_aiq.ingest.validate import prefetch as prefetch_validation
@@ -81,21 +80,7 @@ def chunked(pages: Iterator[list[dict]], size: int, counts: RunCounts, seen: Lat
     pages is booked to the ``extract`` step. ``first`` (held records released by a new
     mapping) goes ahead of the listing.
     """
-    chunk: list[dict] = []
-    at: dict[str, int] = {}  # record id → its position in the chunk
-
-    def add(rec: dict) -> None:
-        if not seen.accept(rec):
-            return
-        rid = record_id(rec)
-        if rid is not None and rid in at:
-            if superseded is not None:
-                superseded(chunk[at[rid]])
-            chunk[at[rid]] = rec
-            return
-        if rid is not None:
-            at[rid] = len(chunk)
-        chunk.append(rec)
+    batch = NewestBatch(seen)
 
     def listing() -> Iterator[dict]:
         yield from first or []
@@ -107,12 +92,14 @@ def chunked(pages: Iterator[list[dict]], size: int, counts: RunCounts, seen: Lat
             yield from page
 
     for rec in listing():
-        add(rec)
-        if len(chunk) >= size:
-            yield chunk
-            chunk, at = [], {}
-    if chunk:
-        yield chunk
+        older = batch.add(rec)
+        if older is not None and superseded is not None:
+            superseded(older)
+        if len(batch.records) >= size:
+            yield batch.records
+            batch = NewestBatch(seen)
+    if batch.records:
+        yield batch.records
 
 
 @dataclass
@@ -175,8 +162,9 @@ def skip_known(b: Batch, e: Entity, raw: list[dict]) -> tuple[list[dict], Counte
         if e.version is None:
             skip.add(rid)
             continue
-        read_version = to_utc(parse_time(ids[rid].get(e.version)))
-        if read_version is not None and read_version <= parse_db_time(row["version"]):
+        read_version = record_version(ids[rid], e.version)
+        # A version that cannot be read is not skipped: validation quarantines it (rule 10).
+        if read_version is not None and not supersedes(read_version, parse_db_time(row["version"])):
             skip.add(rid)
     if not skip:
         return raw, Counter()
@@ -303,7 +291,7 @@ def ingest_credential(
                   {h["record_key"] for h in held}, counts, writer)
 
         for e in ENTITIES:
-            seen = LatestSeen()
+            seen = LatestSeen(version=e.version)
             # The next pages are fetched (and decoded) while a chunk is processed.
             with closing(read_ahead(client.iter_window(e.path, window.start, window.end),
                                     depth=READ_AHEAD_PAGES, name=f"read-{e.name}")) as pages:

@@ -14,7 +14,7 @@ import logging
 import uuid
 from collections import Counter
 from datetime import datetime
-from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -31,14 +31,6 @@ LEDGER_NS = uuid.UUID("5f0e2a8c-7d1b-4f5e-a7c3-0b9d6e4f1a22")
 
 
 # ------------------------------------------------------------------ arithmetic
-
-
-def earn_points(subtotal: Decimal, discount_total: Decimal, points_per_dollar: Decimal) -> int:
-    """Rule 16: floor((subtotal − discount_total) × points_per_dollar), never negative."""
-    eligible = subtotal - discount_total
-    if eligible <= 0:
-        return 0
-    return int((eligible * points_per_dollar).to_integral_value(rounding=ROUND_FLOOR))
 
 
 def pro_rata_total(points: int, refunded: Decimal, eligible: Decimal) -> int:
@@ -64,10 +56,11 @@ def points_ratio(points_per_dollar: Decimal) -> tuple[int, int]:
 
 
 def points_for_cents(eligible_cents: int, ratio: tuple[int, int]) -> int:
-    """Rule 16 on whole cents: floor(eligible_cents × ratio), ``ratio`` from :func:`points_ratio`.
+    """Rule 16, the one earn: floor((subtotal − discount_total) × ``points_per_dollar``), never negative.
 
-    Exactly :func:`earn_points` of the same amount (integer arithmetic, no rounding), without a
-    Decimal per sale: earn reads each sale's eligible amount in cents from SQL.
+    ``eligible_cents`` is subtotal − discount_total in whole cents (``loyalty/earn_candidates``
+    reads it so from SQL, exact on both databases) and ``ratio`` is :func:`points_ratio` of
+    ``points_per_dollar``: integer arithmetic, exact, without a Decimal per sale.
     """
     if eligible_cents <= 0:
         return 0
@@ -142,10 +135,10 @@ class Ledger:
         """Points and balances as the warehouse has them (after a flush) for the sales of this
         run's work that have refunds or are voided, and their personas: all reconciliation reads."""
         self.points = {}
-        for cred, sale_id, entry_type, points in self.wh.run(self.conn, "loyalty/work_points", {}):
-            self.points.setdefault((cred, sale_id), Counter())[entry_type] += int(points or 0)
-        self.balances = {persona: int(points or 0)
-                         for persona, points in self.wh.run(self.conn, "loyalty/work_balances", {})}
+        for r in self.wh.run(self.conn, "loyalty/work_points", {}):
+            self.points.setdefault((r.credential, r.sale_id), Counter())[r.entry_type] += int(r.points or 0)
+        self.balances = {r.persona_id: int(r.points or 0)
+                         for r in self.wh.run(self.conn, "loyalty/work_balances", {})}
 
     def sale_points(self, credential: str, sale_id: str) -> Counter:
         return self.points.get((credential, sale_id), Counter())
@@ -161,14 +154,15 @@ def enroll(wh: Warehouse, conn: Connection, settings: Settings, now: datetime, c
     The enrolments are written in one batch (``loyalty/enroll``: COPY and one UPDATE on PostgreSQL).
     """
     loyalty = settings.integration.loyalty
-    current = {persona: parse_db_time(at) for persona, at in wh.run(conn, "loyalty/enrolled_personas", {})}
+    current = {r.persona_id: parse_db_time(r.loyalty_enrolled_at)
+               for r in wh.run(conn, "loyalty/enrolled_personas", {})}
     updates = []
     qualified = set()
     enrolled = changed = 0
-    for persona, first_sale in wh.run(conn, "loyalty/first_qualifying_sales",
-                                      {"purchased_after": loyalty.purchased_after}):
+    for r in wh.run(conn, "loyalty/first_qualifying_sales", {"purchased_after": loyalty.purchased_after}):
+        persona = r.persona_id
         qualified.add(persona)
-        enrolled_at = max(loyalty.enabled_at, parse_db_time(first_sale))
+        enrolled_at = max(loyalty.enabled_at, parse_db_time(r.first_sale))
         if current.get(persona) != enrolled_at:
             updates.append({"persona_id": persona, "enrolled_at": enrolled_at, "updated_at": now})
             if persona in current:
@@ -197,18 +191,18 @@ def earn(ledger: Ledger, settings: Settings, counts: RunCounts) -> None:
     after = {"after_credential": "", "after_sale_id": ""}
     while True:  # a page of candidates at a time, its entries written before the next (memory)
         page = ledger.wh.run(ledger.conn, "loyalty/earn_candidates", dict(after, page_size=PAGE_SIZE)).all()
-        for cred, sale_id, persona, store, cents in page:
-            points = points_for_cents(int(cents), ratio)
+        for r in page:
+            points = points_for_cents(int(r.eligible_cents), ratio)
             if points <= 0:
                 continue
-            ledger.add(f"earn:{cred}:{sale_id}", "earn", points, persona, credential=cred, sale_id=sale_id,
-                       store_id=store)
-            earned[cred] += points
+            ledger.add(f"earn:{r.credential}:{r.sale_id}", "earn", points, r.persona_id, credential=r.credential,
+                       sale_id=r.sale_id, store_id=r.store_id)
+            earned[r.credential] += points
             entries += 1
         ledger.flush()
         if len(page) < PAGE_SIZE:
             break
-        after = {"after_credential": page[-1][0], "after_sale_id": page[-1][1]}
+        after = {"after_credential": page[-1].credential, "after_sale_id": page[-1].sale_id}
     counts.add("points_earned", earned)
     counts.add("earn_entries", entries)
 
@@ -218,16 +212,15 @@ def redeem(ledger: Ledger, settings: Settings, counts: RunCounts) -> None:
     mirrors = {(d.credential, d.trident1_discount_id): d for d in settings.discounts}
     rows = []
     redeemed = 0
-    for cred, sale_id, persona, store, sold_at, discount_id in ledger.wh.run(
-            ledger.conn, "loyalty/redemption_candidates", {}):
-        aiq = mirrors.get((cred, discount_id))
+    for r in ledger.wh.run(ledger.conn, "loyalty/redemption_candidates", {}):
+        aiq = mirrors.get((r.credential, r.discount_id))
         if aiq is None:
             continue
-        rows.append({"credential": cred, "sale_id": sale_id, "aiq_discount_id": aiq.id, "persona_id": persona,
-                     "trident1_discount_id": discount_id, "points": aiq.points_cost,
-                     "redeemed_at": parse_db_time(sold_at), "run_id": ledger.run_id})
-        ledger.add(f"redeem:{cred}:{sale_id}:{aiq.id}", "redeem", -aiq.points_cost, persona,
-                   credential=cred, sale_id=sale_id, store_id=store)
+        rows.append({"credential": r.credential, "sale_id": r.sale_id, "aiq_discount_id": aiq.id,
+                     "persona_id": r.persona_id, "trident1_discount_id": r.discount_id, "points": aiq.points_cost,
+                     "redeemed_at": parse_db_time(r.sold_at), "run_id": ledger.run_id})
+        ledger.add(f"redeem:{r.credential}:{r.sale_id}:{aiq.id}", "redeem", -aiq.points_cost, r.persona_id,
+                   credential=r.credential, sale_id=r.sale_id, store_id=r.store_id)
         redeemed += aiq.points_cost
     counts.add("redemptions", len(rows))
     counts.add("points_redeemed", redeemed)
