@@ -73,3 +73,82 @@ def test_hostile_text_is_kept_verbatim():
     row = normalize_sale(raw, 0, "c", {}, "US")
     good, _ = validate_sales([row], {"LOC-1"})
     assert good[0].items[0]["name"] == nasty and good[0].customer.last_name == nasty
+
+
+# ------------------------------------------------------------------ hostile Variables (issue 19, items 17, 18)
+
+HOSTILE_VARIABLES = {
+    "100,000 nested brackets": ("[" * 100_000 + "]" * 100_000).encode(),
+    "a 5,000-digit integer": ('[{"credential": "trident1_acme", "location_id": "LOC-1", "store_id": '
+                              + "9" * 5000 + "}]").encode(),
+    "invalid UTF-8": b'[{"credential": "trident1_acme", "location_id": "LOC-\xff", "store_id": "x"}]',
+    "NaN": b'[{"credential": "trident1_acme", "location_id": NaN, "store_id": "x"}]',
+    "1e999": b'[{"credential": "trident1_acme", "location_id": 1e999, "store_id": "x"}]',
+    "a lone surrogate": '[{"credential": "trident1_acme", "location_id": "LOC-\ud800", "store_id": "x"}]',
+}
+
+
+@pytest.mark.parametrize("what", list(HOSTILE_VARIABLES))
+def test_item17_every_hostile_variable_is_malformed_naming_it(what):
+    from trident1_aiq.settings.config import ConfigError, parse_json_variable
+
+    with pytest.raises(ConfigError) as err:
+        parse_json_variable("trident1_store_mappings", HOSTILE_VARIABLES[what])
+    (problem,) = err.value.problems
+    assert problem.startswith("trident1_store_mappings: malformed"), problem
+
+
+@pytest.mark.parametrize("what", ["100,000 nested brackets", "a 5,000-digit integer", "invalid UTF-8"])
+def test_item17_config_check_dir_says_malformed_with_the_name_never_a_traceback(what, tmp_path, capsys):
+    from trident1_aiq.__main__ import main
+    from trident1_aiq.settings.config import DEFAULT_CONFIG_DIR
+
+    for f in DEFAULT_CONFIG_DIR.glob("*.json"):
+        (tmp_path / f.name).write_bytes(f.read_bytes())
+    (tmp_path / "trident1_store_mappings.json").write_bytes(HOSTILE_VARIABLES[what])
+    assert main(["config", "check", "--dir", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("1 problem(s) in ") and "  - trident1_store_mappings: malformed" in out, out
+
+
+def test_item17_a_deep_but_decodable_nesting_is_malformed_too():
+    """Under the interpreter's recursion limit the decoder succeeds: the depth is checked on its own."""
+    from trident1_aiq.settings.config import ConfigError, parse_json_variable
+
+    with pytest.raises(ConfigError, match=r"trident1_store_mappings: malformed: nested deeper than 32"):
+        parse_json_variable("trident1_store_mappings", "[" * 200 + "]" * 200)
+
+
+def test_item18_a_key_given_twice_is_refused():
+    from trident1_aiq.settings.config import ConfigError, parse_json_variable
+
+    text = '[{"credential": "trident1_acme", "location_id": "LOC-1", "store_id": "den-downtown", "store_id": "nyc-soho"}]'
+    with pytest.raises(ConfigError) as err:
+        parse_json_variable("trident1_store_mappings", text)
+    assert err.value.problems == ["trident1_store_mappings: malformed JSON: key 'store_id' appears twice in one "
+                                  "object (which one is meant?)"]
+
+
+@pytest.mark.parametrize("char", ["\x1b", "\x00", "\x07", "\r", "\x85", "\u202a", "\u202e", "\u2066", "\u2069"])
+def test_item18_control_and_bidi_override_characters_are_refused_in_text(char):
+    import json
+
+    from trident1_aiq.settings.config import ConfigError, default_variable_text, demo_variables, load_settings
+
+    stores = json.loads(default_variable_text("aiq_retail_stores"))
+    stores[1]["name"] = f"Denver{char}Downtown"
+    with pytest.raises(ConfigError) as err:
+        load_settings(demo_variables({"aiq_retail_stores": json.dumps(stores)}))
+    assert err.value.problems == [f"aiq_retail_stores[1].name: text holds the control or bidirectional-override "
+                                  f"character U+{ord(char):04X}; retype it without"]
+
+
+def test_item18_ordinary_text_with_tabs_newlines_and_any_script_still_passes():
+    import json
+
+    from trident1_aiq.settings.config import default_variable_text, demo_variables, load_settings
+
+    stores = json.loads(default_variable_text("aiq_retail_stores"))
+    stores[0]["disclaimer"] = "Msg & data rates may apply.\nReply STOP to stop.\t🙂 שלום مرحبا"
+    settings = load_settings(demo_variables({"aiq_retail_stores": json.dumps(stores)}))
+    assert settings.stores[0].disclaimer == stores[0]["disclaimer"]
