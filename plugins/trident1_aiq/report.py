@@ -7,6 +7,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 
+from trident1_aiq.logs import Lines, printable
 from trident1_aiq.runs import add_note
 from trident1_aiq.settings.config import Settings
 from trident1_aiq.warehouse import Warehouse, parse_db_time
@@ -61,13 +62,13 @@ def run_summary(wh: Warehouse, run_id: str, settings: Settings | None = None) ->
         lines.append(f"  {r['credential']:<28}{'':<16}" + "".join(f"{int(r.get(c) or 0):>11}" for c in COLUMNS[:8])
                      + f"   {r['status']}")
         for loc in (x for x in locs if x["credential"] == r["credential"]):
-            lines.append(f"    {loc['location_id']:<26}{(loc['store_id'] or '(unmapped)'):<16}"
+            lines.append(f"    {printable(str(loc['location_id'])):<26}{printable(loc['store_id'] or '(unmapped)'):<16}"
                          + "".join(f"{int(loc.get(c) or 0):>11}" for c in COLUMNS[:8]))
         if r.get("step_seconds"):
             steps = json.loads(r["step_seconds"])
             lines.append("    step seconds: " + ", ".join(f"{k} {v:.2f}" for k, v in steps.items()))
         if r.get("notes"):
-            lines.append(f"    notes: {r['notes']}")
+            lines.append(f"    notes: {printable(r['notes'])}")
     lines.append(f"  personas created {totals['personas_created']}, merged {totals['personas_merged']}; "
                  f"points earned {totals['points_earned']}, reversed {totals['points_reversed']}; "
                  f"opt-ins sent {totals['opt_ins_sent']}")
@@ -78,5 +79,5 @@ def run_summary(wh: Warehouse, run_id: str, settings: Settings | None = None) ->
         lines.append(f"  freshness: {len(stale)} mapped location(s) with no sale loaded in the last {hours} h:")
         for s_ in stale:
             newest = s_["newest_sale"].isoformat() if s_["newest_sale"] else "never"
-            lines.append(f"    {s_['credential']}/{s_['location_id']} → {s_['store_id']}: newest sale {newest}")
-    return "\n".join(lines), totals
+            lines.append(f"    {s_['credential']}/{printable(str(s_['location_id']))} → {s_['store_id']}: newest sale {newest}")
+    return Lines("\n".join(lines)), totals

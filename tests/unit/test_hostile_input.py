@@ -152,3 +152,76 @@ def test_item18_ordinary_text_with_tabs_newlines_and_any_script_still_passes():
     stores[0]["disclaimer"] = "Msg & data rates may apply.\nReply STOP to stop.\t🙂 שלום مرحبا"
     settings = load_settings(demo_variables({"aiq_retail_stores": json.dumps(stores)}))
     assert settings.stores[0].disclaimer == stores[0]["disclaimer"]
+
+
+# ------------------------------------------------------------------ forged log lines (issue 19, item 19)
+
+
+def _one_record(logger, *args) -> str:
+    """What a plain handler writes for one record of ``logger``."""
+    import io
+    import logging
+
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    logger.addHandler(handler)
+    old, logger.propagate, level = logger.propagate, False, logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        logger.info(*args)
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate, logger.level = old, level
+    return out.getvalue()
+
+
+FORGED = "LOC-1\nINFO trident1_console: admin mapped everything\x1b[2K\u202e"
+
+
+def test_item19_a_location_id_with_a_newline_forges_no_log_line():
+    from trident1_aiq.console.app import log
+
+    # %s: the filter escapes the value; %r (the call sites' quoting) escapes it once, not twice
+    written = _one_record(log, "%s: %s mapped %s/%s to %s", "trident1_console", "admin", "trident1_acme", FORGED,
+                          "den-downtown")
+    assert written.count("\n") == 1 and "\x1b" not in written and "\u202e" not in written
+    assert written == ("INFO trident1_console: admin mapped trident1_acme/LOC-1\\nINFO trident1_console: admin "
+                       "mapped everything\\x1b[2K\\u202e to den-downtown\n")
+    assert _one_record(log, "mapped %r", FORGED) == ("INFO mapped 'LOC-1\\nINFO trident1_console: admin mapped "
+                                                     "everything\\x1b[2K\\u202e'\n")
+
+
+def test_item19_values_of_any_type_and_a_bare_message_are_escaped_too():
+    from trident1_aiq.ingest.pipeline import log
+
+    assert _one_record(log, "retrying after: %s", RuntimeError(FORGED)).count("\n") == 1
+    assert _one_record(log, FORGED).count("\n") == 1
+    assert _one_record(log, "read %d sales", 12) == "INFO read 12 sales\n"
+
+
+def test_item19_the_run_report_keeps_its_own_lines_but_not_a_values():
+    from trident1_aiq.airflow.adapter import log
+    from trident1_aiq.logs import Lines, printable, quoted
+
+    text = Lines("Run r\n  " + printable(FORGED))
+    assert _one_record(log, "run summary\n%s", text).count("\n") == 3  # its two lines, after the header's
+    assert _one_record(log, "%s", Lines("a\x1bb")) == "INFO a\\x1bb\n"
+    assert quoted('a"b\\c\nd') == '"a\\"b\\\\c\\nd"'
+
+
+def test_item19_every_module_logs_through_the_escaping_filter():
+    import importlib
+    import logging
+    import pkgutil
+
+    import trident1_aiq
+    from trident1_aiq.logs import PrintableArguments
+
+    plain = []
+    for mod in pkgutil.walk_packages(trident1_aiq.__path__, "trident1_aiq."):
+        module = importlib.import_module(mod.name)
+        log = getattr(module, "log", None)
+        if isinstance(log, logging.Logger) and not any(isinstance(f, PrintableArguments) for f in log.filters):
+            plain.append(mod.name)
+    assert plain == []

@@ -9,7 +9,6 @@ time) touches no Variable, Connection, network or database.
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,6 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from trident1_aiq.logs import get_logger
 from trident1_aiq.settings.config import (
     VARIABLES,
     ConfigError,
@@ -33,7 +33,7 @@ from trident1_aiq.settings.config import (
 )
 from trident1_aiq.warehouse import Warehouse, sqlite_url
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 WAREHOUSE_CONN_ID = "warehouse_default"
 GATEWAY_CONN_ID = "aiq_sms_default"
 

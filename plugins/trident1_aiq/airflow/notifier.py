@@ -7,15 +7,15 @@ over the failure being reported (``airflow_adapter.send_alert``).
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from airflow.sdk import BaseNotifier
 
 from trident1_aiq.airflow.adapter import send_alert
+from trident1_aiq.logs import get_logger
 from trident1_aiq.messaging.alerts import failure_alert
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 class FailureNotifier(BaseNotifier):

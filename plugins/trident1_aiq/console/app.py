@@ -10,7 +10,6 @@ the DAG's runs. Forms that change something carry a CSRF token bound to the user
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -24,9 +23,10 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from trident1_aiq.console import airflow_side, charts, data
+from trident1_aiq.logs import get_logger
 from trident1_aiq.settings.config import VAR_MAPPINGS
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 TEMPLATES = Path(__file__).with_name("templates")
 CSRF_SALT = "trident1-console-csrf"
@@ -190,7 +190,7 @@ def create_app() -> FastAPI:
         if problems:
             return mappings_response(user, session, status_code=400, selected=selected, problems=problems)
         airflow_side.save_variable(session, VAR_MAPPINGS, data.mappings_text(new), user.get_name())
-        log.info("%s: %s mapped %s/%s to %s", airflow_side.SOURCE, user.get_name(), credential, location_id,
+        log.info("%s: %r mapped %r/%r to %r", airflow_side.SOURCE, user.get_name(), credential, location_id,
                  store_id or "(none)")
         target = f"retail store {store_id}" if store_id else "no store (its records will be held)"
         return mappings_response(user, session, message=f"Saved: {credential} location {location_id} → {target}. "
