@@ -403,6 +403,22 @@ def load_settings(raw: dict[str, str | bytes | None]) -> Settings:
                     tuple(parsed[VAR_DISCOUNTS]))
 
 
+def alert_settings(integration_text: str | bytes | None) -> AlertSettings:
+    """``trident1_integration.alerts`` read on its own: the alert channel works when the rest of
+    the settings are refused (a broken mapping, a missing Variable, another key of
+    ``trident1_integration`` invalid) — exactly when an alert matters. ConfigError only when the
+    ``alerts`` object itself, or the JSON of ``trident1_integration``, is unreadable."""
+    if integration_text is None:
+        raise ConfigError([f"{VAR_INTEGRATION}: the Airflow Variable is not set"])
+    data = parse_json_variable(VAR_INTEGRATION, integration_text)
+    alerts = data.get("alerts", {}) if isinstance(data, dict) else None
+    try:
+        return TypeAdapter(AlertSettings).validate_python(alerts)
+    except ValidationError as exc:
+        raise ConfigError([f"{_path(VAR_INTEGRATION, ('alerts', *err['loc']))}: {err['msg']}"
+                           for err in exc.errors()]) from None
+
+
 def _cross_check(
     integration: IntegrationSettings | None,
     stores: list[RetailStore] | None,
