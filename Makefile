@@ -38,7 +38,7 @@ airflow: install
 
 ## airflow-env: the environment for the `airflow` CLI on the same home: eval "$$(make -s airflow-env)"
 airflow-env:
-	@$(PY) -m trident1_aiq airflow --print-env
+	@$(PY) -m trident1_aiq airflow --print-env $(ARGS)
 
 ## test: the whole suite (PostgreSQL tests need 127.0.0.1:5432; required when CI=true)
 test: install
