@@ -17,11 +17,12 @@ export GX_ANALYTICS_ENABLED := false
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt requirements-runtime.txt
+$(VENV)/.installed: requirements.txt requirements-runtime.txt pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt  # the dev pins; it includes requirements-runtime.txt
+	$(PY) -m pip install -q --no-deps -e .  # the package, editable: python -m trident1_aiq and airflow find it from any shell
 	touch $@
 
 airflow-db: install
