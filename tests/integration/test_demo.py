@@ -41,3 +41,15 @@ def test_item10_item12_make_run_uses_the_users_connection_and_ends_with_why_it_f
     assert any("trident1_bolt" in line and "401" in line for line in lines[start + 1:]), summary
     assert "warehouse totals (every day, every run):" in summary
     assert (tmp_path / "make-run.log").stat().st_size > 0  # Airflow's output is kept, not lost
+
+
+def test_item10_a_connection_stored_in_airflow_or_given_in_the_environment_is_never_replaced(tmp_path):
+    from trident1_aiq.dev.demo import connection_sources, run_env
+
+    environ = {"AIRFLOW_CONN_TRIDENT1_BOLT": "http://mine", "PATH": "/usr/bin"}
+    env = run_env("http://127.0.0.1:9999", tmp_path / "w.db", environ, stored={"trident1_acme"})
+    assert set(env) == {"AIRFLOW_CONN_WAREHOUSE_DEFAULT", "AIRFLOW_CONN_AIQ_SMS_DEFAULT"}  # an env var would shadow acme's
+    said = connection_sources("http://127.0.0.1:9999", tmp_path / "w.db", environ, stored={"trident1_acme"})
+    assert "trident1_acme: yours (Airflow's metadata DB)" in said
+    assert "trident1_bolt: yours (AIRFLOW_CONN_TRIDENT1_BOLT)" in said
+    assert any(s.startswith("aiq_sms_default: the sandbox's (http://127.0.0.1:9999") for s in said)

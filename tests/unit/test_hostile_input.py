@@ -200,7 +200,7 @@ def test_item19_values_of_any_type_and_a_bare_message_are_escaped_too():
     assert _one_record(log, "read %d sales", 12) == "INFO read 12 sales\n"
 
 
-def test_item19_the_run_report_keeps_its_own_lines_but_not_a_values():
+def test_item19_the_run_report_keeps_its_own_lines_but_escapes_its_values():
     from trident1_aiq.airflow.adapter import log
     from trident1_aiq.logs import Lines, printable, quoted
 
