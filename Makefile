@@ -17,11 +17,12 @@ export GX_ANALYTICS_ENABLED := false
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt requirements-runtime.txt
+$(VENV)/.installed: requirements.txt requirements-runtime.txt pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt  # the dev pins; it includes requirements-runtime.txt
+	$(PY) -m pip install -q --no-deps -e .  # the package, editable: python -m trident1_aiq and airflow find it from any shell
 	touch $@
 
 airflow-db: install
@@ -38,7 +39,7 @@ airflow: install
 
 ## airflow-env: the environment for the `airflow` CLI on the same home: eval "$$(make -s airflow-env)"
 airflow-env:
-	@$(PY) -m trident1_aiq airflow --print-env
+	@$(PY) -m trident1_aiq airflow --print-env $(ARGS)
 
 ## test: the whole suite (PostgreSQL tests need 127.0.0.1:5432; required when CI=true)
 test: install

@@ -210,26 +210,51 @@ def scalar(wh, sql, **params):
         return wh.execute(conn, sql, params).scalar()
 
 
-class Webhook:
+class _Quiet(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+class LocalHttp:
+    """A local HTTP server in a thread: ``handler`` (a BaseHTTPRequestHandler) answers; ``port``, ``close()``."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]):
+        self.server = HTTPServer(("127.0.0.1", 0), handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+
+
+class Webhook(LocalHttp):
     """A local HTTP receiver of alert webhooks: what it was sent, in order."""
 
     def __init__(self):
         self.received: list[tuple[dict, dict]] = []
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(_Quiet):
             def do_POST(self):  # noqa: N802 - http.server's name
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 outer.received.append((dict(self.headers), json.loads(body)))
                 self.send_response(204)
                 self.end_headers()
 
-            def log_message(self, *args):
-                pass
+        super().__init__(Handler)
 
-        self.server = HTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
-    def close(self):
-        self.server.shutdown()
+class RefusesEveryKey(LocalHttp):
+    """A Trident1 stand-in that answers 401 to every request (a wrong API key)."""
+
+    def __init__(self):
+        class Handler(_Quiet):
+            def do_GET(self):  # noqa: N802 - http.server's name
+                body = b'{"error": "invalid api key"}'
+                self.send_response(401)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        super().__init__(Handler)

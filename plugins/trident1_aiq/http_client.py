@@ -7,7 +7,6 @@ once. Error messages name the connection id and the path, never the key or token
 
 from __future__ import annotations
 
-import logging
 import random
 import time
 from collections.abc import Callable
@@ -23,7 +22,9 @@ from tenacity import (
     stop_after_attempt,
 )
 
-log = logging.getLogger(__name__)
+from trident1_aiq.logs import get_logger
+
+log = get_logger(__name__)
 
 
 class HttpError(RuntimeError):

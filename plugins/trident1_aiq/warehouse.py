@@ -14,7 +14,6 @@ order); on PostgreSQL they go as native types.
 
 from __future__ import annotations
 
-import logging
 import operator
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -29,9 +28,10 @@ import sqlparse
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
+from trident1_aiq.logs import get_logger
 from trident1_aiq.paths import SQL_DIR
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 COPY_RE = re.compile(r"^\s*COPY\s+\w+\s*\(([^)]*)\)\s+FROM\s+STDIN\s*$", re.IGNORECASE | re.DOTALL)
 

@@ -88,3 +88,37 @@ def test_fails_loudly_when_the_metadata_db_cannot_be_read(tmp_path):
                           capture_output=True, text=True, timeout=180, check=False)
     assert done.returncode == 2, done.stdout + done.stderr
     assert "cannot read Airflow's metadata DB" in done.stdout and "ok" not in done.stdout.split()
+
+
+def test_item9_after_eval_airflow_env_the_check_sees_the_connections_make_airflow_runs_with(airflow_db, tmp_path,
+                                                                                           monkeypatch):
+    """Issue 19 item 9: `eval "$(make -s airflow-env)"` then `config check --from-airflow` once said
+    "connection trident1_acme: not defined"; the shell now holds the very Connections of the
+    components `make airflow` starts (the same sandbox, the same warehouse), so check and runs agree."""
+    from airflow.models import Variable  # noqa: AIR311 — stored in the metadata DB, as `airflow variables set` does
+
+    from trident1_aiq.dev.local_airflow import airflow_env
+    from trident1_sandbox import SandboxState, ServerThread
+
+    from ..factories import NOW
+
+    for name in VARIABLES:
+        monkeypatch.delenv(f"AIRFLOW_VAR_{name.upper()}", raising=False)
+        Variable.set(name, default_variable_text(name))  # noqa: AIR311
+    base = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_CONN_")}
+    try:
+        with ServerThread(SandboxState(now=NOW)) as sandbox:
+            shell = (f'eval "$({sys.executable} -m trident1_aiq airflow --print-env --sandbox-port {sandbox.port} '
+                     f'--warehouse {tmp_path / "wh.db"})" && env | grep ^AIRFLOW_CONN_ | sort && '
+                     "python -m trident1_aiq config check --from-airflow")
+            done = subprocess.run(["bash", "-c", shell], env=dict(base, PYTHONPATH=str(ROOT / "plugins")),
+                                  capture_output=True, text=True, timeout=300, check=False)
+            components = airflow_env(base, airflow_db, 8080, sandbox.url, tmp_path / "wh.db")
+    finally:
+        for name in VARIABLES:
+            Variable.delete(name)  # noqa: AIR311
+    assert done.returncode == 0, done.stdout + done.stderr
+    exported = dict(line.split("=", 1) for line in done.stdout.splitlines() if line.startswith("AIRFLOW_CONN_"))
+    assert exported == {k: v for k, v in components.items() if k.startswith("AIRFLOW_CONN_")}
+    assert {"AIRFLOW_CONN_TRIDENT1_ACME", "AIRFLOW_CONN_TRIDENT1_BOLT", "AIRFLOW_CONN_AIQ_SMS_DEFAULT"} <= set(exported)
+    assert "ok: 2 credential(s), 4 store(s), 4 mapping(s)" in done.stdout and "not defined" not in done.stdout

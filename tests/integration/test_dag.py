@@ -224,6 +224,29 @@ def test_failure_callback_delivers_its_alert_under_dags_test(wired, monkeypatch)
         hook.close()
 
 
+def test_item13_a_refused_configuration_alerts_under_dags_test(wired, monkeypatch):
+    """Issue 19 item 13: check_config refuses a broken mapping, and the alert still goes out (the
+    alert channel's settings are read on their own; it once logged "settings unreadable")."""
+    wh, _ = wired
+    hook = Webhook()
+    try:
+        monkeypatch.setenv("AIRFLOW_CONN_AIQ_ALERTS_WEBHOOK", json.dumps(
+            {"conn_type": "http", "host": "127.0.0.1", "port": hook.port, "schema": "http", "password": "t"}))
+        integ = json.loads(default_variable_text("trident1_integration"))
+        integ["alerts"] = {"enabled": True, "channel": "webhook"}
+        monkeypatch.setenv("AIRFLOW_VAR_TRIDENT1_INTEGRATION", json.dumps(integ))
+        maps = json.loads(default_variable_text("trident1_store_mappings"))
+        maps[0]["store_id"] = "atlantis"
+        monkeypatch.setenv("AIRFLOW_VAR_TRIDENT1_STORE_MAPPINGS", json.dumps(maps))
+        dr = run_day()
+        assert not str(dr.state).endswith("success")
+        assert count(wh, "SELECT COUNT(*) FROM etl_runs WHERE credential = '*' AND status = 'failed'") == 1
+        failures = [body for _, body in hook.received if body.get("kind") == "failure"]
+        assert failures and "atlantis" in failures[0]["text"], hook.received
+    finally:
+        hook.close()
+
+
 def test_a_failed_ingest_of_one_credential_still_lets_loyalty_and_opt_in_run(wired, monkeypatch):
     wh, server = wired
     bolt = json.loads(os.environ["AIRFLOW_CONN_TRIDENT1_BOLT"])

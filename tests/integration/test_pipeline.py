@@ -383,3 +383,29 @@ def test_two_runs_of_the_same_day_at_once_end_in_the_clean_state(sandbox, settin
     finally:
         for name in names:
             drop_pg_database(name)
+
+
+def test_item15_category_and_store_views_reconcile_to_the_cent(warehouse, sandbox, settings):
+    """Issue 19 item 15: per store and day, Σ daily_category_sales.net_sales = daily_store_sales.net_sales
+    exactly (one definition of the money: a sale's subtotal − discount_total), and each category's
+    sales count is the sales with a line of it."""
+    from decimal import Decimal
+
+    from ..factories import DAY
+
+    prepare_run(warehouse, settings, NOW)
+    ingest(warehouse, sandbox, settings)
+    ingest(warehouse, sandbox, settings, name="bolt", run_id="run-2", day=DAY - timedelta(days=1))
+    cents = Decimal("0.01")
+    with warehouse.begin() as conn:
+        stores = {(r.store_id, str(r.business_date)): Decimal(str(r.net_sales)).quantize(cents)
+                  for r in conn.execute(text("SELECT store_id, business_date, net_sales FROM daily_store_sales "
+                                             "WHERE sales > 0"))}
+        by_category: dict = {}
+        for r in conn.execute(text("SELECT store_id, business_date, net_sales FROM daily_category_sales")):
+            key = (r.store_id, str(r.business_date))
+            by_category[key] = by_category.get(key, Decimal(0)) + Decimal(str(r.net_sales)).quantize(cents)
+        lines = conn.execute(text("SELECT COUNT(*) FROM sale_items AS i JOIN sales AS s ON s.credential = "
+                                  "i.credential AND s.sale_id = i.sale_id WHERE s.status <> 'voided'")).scalar()
+    assert len(stores) >= 8 and lines > 100
+    assert by_category == stores

@@ -143,3 +143,32 @@ def test_email_alerts_need_recipients():
     integ["alerts"] = {"enabled": True, "channel": "email"}
     with pytest.raises(Exception, match="trident1_integration.alerts"):
         demo_settings({"trident1_integration": json.dumps(integ)})
+
+
+@pytest.mark.parametrize("broken", ["a mapping to a store that does not exist", "aiq_retail_stores not set",
+                                    "another key of trident1_integration invalid"])
+def test_item13_a_refused_configuration_still_alerts(broken, webhook, monkeypatch):
+    """Issue 19 item 13: the alert channel's settings are read on their own, so the alert goes out
+    exactly when the rest of the configuration is refused."""
+    alerting(monkeypatch, enabled=True, channel="webhook")
+    if broken.startswith("a mapping"):
+        maps = json.loads(default_variable_text("trident1_store_mappings"))
+        maps[0]["store_id"] = "atlantis"
+        monkeypatch.setenv("AIRFLOW_VAR_TRIDENT1_STORE_MAPPINGS", json.dumps(maps))
+    elif broken.startswith("aiq_retail_stores"):
+        monkeypatch.delenv("AIRFLOW_VAR_AIQ_RETAIL_STORES")
+    else:
+        integ = json.loads(default_variable_text("trident1_integration"))
+        integ.update(lookback_hours=-5, alerts={"enabled": True, "channel": "webhook"})
+        monkeypatch.setenv("AIRFLOW_VAR_TRIDENT1_INTEGRATION", json.dumps(integ))
+    FailureNotifier().notify(dict(failed_context(), ti=SimpleNamespace(task_id="check_config")))
+    ((_, body),) = webhook.received
+    assert body["kind"] == "failure" and "check_config" in body["text"]
+
+
+def test_item13_unreadable_alert_settings_say_why_in_the_log(webhook, monkeypatch, caplog):
+    set_demo_variables(monkeypatch)
+    monkeypatch.setenv("AIRFLOW_VAR_TRIDENT1_INTEGRATION", '{"alerts": {"enabled": true, "channel": "pager"}}')
+    FailureNotifier().notify(failed_context())
+    assert webhook.received == []
+    assert "alert not sent: the alert settings are unreadable: trident1_integration.alerts.channel: " in caplog.text

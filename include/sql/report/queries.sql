@@ -20,3 +20,24 @@ SELECT * FROM etl_run_locations WHERE run_id = :run_id ORDER BY credential, loca
 
 -- name: run_rows
 SELECT * FROM etl_runs WHERE run_id = :run_id ORDER BY credential
+
+-- name: warehouse_totals
+-- Everything the warehouse holds, every day and every run (the end of `make run`'s summary).
+SELECT (SELECT COUNT(*) FROM sales) AS sales,
+       (SELECT COUNT(*) FROM sale_items) AS sale_lines,
+       (SELECT COUNT(*) FROM refunds) AS refunds,
+       (SELECT COUNT(*) FROM personas) AS personas,
+       (SELECT COUNT(*) FROM personas WHERE loyalty_member = TRUE) AS loyalty_members,
+       (SELECT COUNT(*) FROM quarantine WHERE released_at IS NULL AND held = FALSE) AS rejected_open,
+       (SELECT COUNT(*) FROM quarantine WHERE released_at IS NULL AND held = TRUE) AS held_open,
+       (SELECT COALESCE(SUM(points), 0) FROM loyalty_ledger WHERE entry_type = 'earn') AS points_earned,
+       (SELECT COALESCE(-SUM(points), 0) FROM loyalty_ledger WHERE entry_type = 'earn_reversal') AS points_reversed,
+       (SELECT COUNT(*) FROM discount_redemptions) AS discount_redemptions,
+       (SELECT COUNT(*) FROM refund_reconciliations) AS refunds_reconciled,
+       (SELECT COUNT(*) FROM opt_in_requests WHERE status = 'sent') AS opt_ins_sent,
+       (SELECT COUNT(*) FROM opt_in_requests WHERE status = 'pending') AS opt_ins_pending
+
+-- name: store_day
+-- daily_store_sales of one business day (money as the view rounds it).
+SELECT store_id, sales, net_sales, refunds, personas FROM daily_store_sales
+WHERE business_date = :business_date ORDER BY store_id

@@ -9,7 +9,6 @@ time) touches no Variable, Connection, network or database.
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,7 +17,9 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from trident1_aiq.logs import get_logger
 from trident1_aiq.settings.config import (
+    VAR_INTEGRATION,
     VARIABLES,
     ConfigError,
     GatewayCredential,
@@ -33,7 +34,7 @@ from trident1_aiq.settings.config import (
 )
 from trident1_aiq.warehouse import Warehouse, sqlite_url
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 WAREHOUSE_CONN_ID = "warehouse_default"
 GATEWAY_CONN_ID = "aiq_sms_default"
 
@@ -388,12 +389,21 @@ def opt_in(facts: RunFacts) -> dict[str, Any]:
 def send_alert(alert: Any) -> bool:
     """Deliver an ``alerts.Alert`` through the configured channel; False when alerts are off
     or delivery failed (logged, never raised over what is being reported)."""
-    from trident1_aiq.messaging.alerts import deliver
+    from airflow.sdk import Variable
 
-    try:
-        settings = read_settings().integration.alerts
-    except Exception as exc:  # a broken Variable is exactly when an alert matters: say so in the log
-        log.error("alert not sent: settings unreadable (%s)", type(exc).__name__)
+    from trident1_aiq.messaging.alerts import deliver
+    from trident1_aiq.settings.config import alert_settings
+
+    try:  # the alert channel alone: a refused configuration is exactly when an alert matters
+        text = Variable.get(VAR_INTEGRATION, default=None)
+        if text is None:  # a DAG callback outside a task (dags test): the SDK answers None, the metadata DB holds it
+            text = _stored_variable(VAR_INTEGRATION)
+        settings = alert_settings(text)
+    except ConfigError as exc:
+        log.error("alert not sent: the alert settings are unreadable: %s", "; ".join(exc.problems))
+        return False
+    except Exception as exc:
+        log.error("alert not sent: the alert settings could not be read (%s)", type(exc).__name__)
         return False
     if not settings.enabled:
         return False
@@ -404,6 +414,30 @@ def send_alert(alert: Any) -> bool:
         return False
     log.info("alert sent: %s", alert.subject)
     return True
+
+
+def _stored_variable(name: str) -> str | None:
+    try:
+        from airflow.models import Variable  # noqa: AIR311 — the metadata DB, outside a task
+
+        return Variable.get(name, default_var=None)  # noqa: AIR311
+    except Exception:  # no metadata DB here (a task's worker): the SDK's answer stands
+        return None
+
+
+def failure_reasons(run_id: str) -> list[str]:
+    """Why the run failed, from its own ``etl_runs`` rows: ``credential: reason`` per failed row
+    (the failure alert carries them). Empty when the warehouse cannot say."""
+    from trident1_aiq.report import reasons
+
+    try:
+        with open_warehouse() as wh, wh.begin() as conn:
+            rows = wh.query(conn, "report/run_rows", {"run_id": run_id})
+    except Exception as exc:
+        log.warning("the run's reasons could not be read for the alert (%s)", type(exc).__name__)
+        return []
+    return [f"{'configuration' if r['credential'] == '*' else r['credential']}: {reason}"
+            for r in rows if r["status"] != "success" for reason in reasons(r.get("notes"))]
 
 
 def maybe_quarantine_alert(run_id: str, totals: dict[str, Any], settings: Settings) -> bool:

@@ -7,15 +7,15 @@ over the failure being reported (``airflow_adapter.send_alert``).
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from airflow.sdk import BaseNotifier
 
-from trident1_aiq.airflow.adapter import send_alert
+from trident1_aiq.airflow.adapter import failure_reasons, send_alert
+from trident1_aiq.logs import get_logger
 from trident1_aiq.messaging.alerts import failure_alert
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 class FailureNotifier(BaseNotifier):
@@ -30,9 +30,11 @@ class FailureNotifier(BaseNotifier):
         dag_run = context.get("dag_run")
         ti = context.get("ti") or context.get("task_instance")
         error = context.get("exception") or context.get("reason")
+        run_id = getattr(dag_run, "run_id", None) or str(context.get("run_id") or "?")
+        why = failure_reasons(run_id)  # the run's own etl_runs rows: why each credential failed
         send_alert(failure_alert(
             dag_id=getattr(dag_run, "dag_id", None) or str(context.get("dag_id") or "trident1_sales_daily"),
-            run_id=getattr(dag_run, "run_id", None) or str(context.get("run_id") or "?"),
+            run_id=run_id,
             task_id=getattr(ti, "task_id", None),
-            error=str(error) if error else None,
+            error="\n".join(([str(error)] if error else []) + why) or None,
         ))

@@ -13,7 +13,6 @@ A page view never writes (the warehouse is not migrated from here).
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -28,9 +27,10 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from trident1_aiq.console import airflow_side, charts, data
+from trident1_aiq.logs import get_logger
 from trident1_aiq.settings.config import VAR_MAPPINGS, VAR_STORES, ConfigError
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 TEMPLATES = Path(__file__).with_name("templates")
 CSRF_SALT = "trident1-console-csrf"

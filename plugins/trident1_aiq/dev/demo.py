@@ -12,7 +12,8 @@ import json
 import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
@@ -60,13 +61,73 @@ def seed_demo_variables() -> list[str]:
     return seeded
 
 
-def run_env(sandbox_url: str, warehouse_path: Path, environ: Mapping[str, str]) -> dict[str, str]:
-    """The Connections a demo run sets: the sandbox's, and the SQLite warehouse unless the user
-    gave a ``warehouse_default`` of their own (``AIRFLOW_CONN_WAREHOUSE_DEFAULT``), which wins."""
-    env = connection_env(sandbox_url, warehouse_path)
-    if environ.get("AIRFLOW_CONN_WAREHOUSE_DEFAULT"):
-        env.pop("AIRFLOW_CONN_WAREHOUSE_DEFAULT")
-    return env
+def run_env(sandbox_url: str, warehouse_path: Path, environ: Mapping[str, str],
+            stored: frozenset[str] | set[str] = frozenset()) -> dict[str, str]:
+    """The Connections a demo run sets: the sandbox's and the SQLite warehouse — except each one the
+    user defined, which wins: an ``AIRFLOW_CONN_<ID>`` in ``environ``, or a Connection ``stored`` in
+    Airflow's metadata DB (an environment variable would shadow it)."""
+    return {key: value for key, value in connection_env(sandbox_url, warehouse_path).items()
+            if not environ.get(key) and _conn_id(key) not in stored}
+
+
+def _conn_id(env_key: str) -> str:
+    return env_key.removeprefix("AIRFLOW_CONN_").lower()
+
+
+def connection_sources(sandbox_url: str, warehouse_path: Path, environ: Mapping[str, str],
+                       stored: frozenset[str] | set[str] = frozenset()) -> list[str]:
+    """Where each Connection of the run comes from, in words (printed by ``make run``)."""
+    out = []
+    for key in connection_env(sandbox_url, warehouse_path):
+        conn_id = _conn_id(key)
+        if environ.get(key):
+            out.append(f"{conn_id}: yours ({key})")
+        elif conn_id in stored:
+            out.append(f"{conn_id}: yours (Airflow's metadata DB)")
+        elif conn_id == "warehouse_default":
+            out.append(f"{conn_id}: the demo's SQLite file {os.path.relpath(warehouse_path)}")
+        else:
+            out.append(f"{conn_id}: the sandbox's ({sandbox_url}; set {key} to use your own)")
+    return out
+
+
+def stored_connections(conn_ids: list[str]) -> set[str]:
+    """Which of ``conn_ids`` Airflow's metadata DB holds (``airflow connections add``)."""
+    from airflow.models import Connection  # noqa: AIR311 — outside a task: the metadata DB
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        return set(session.scalars(select(Connection.conn_id).where(Connection.conn_id.in_(conn_ids))))  # noqa: AIR311
+
+
+@contextmanager
+def airflow_output(log_path: Path | None) -> Iterator[None]:
+    """Airflow's own output of ``dag.test()`` (~150 lines: its structlog lines, the tasks' logs and
+    tracebacks) goes to ``log_path`` instead of the terminal, at the file-descriptor level so that
+    nothing escapes; ``None`` leaves it on the terminal (``--verbose``). The summary printed after
+    says what happened and why."""
+    if log_path is None:
+        yield
+        return
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    try:
+        with open(log_path, "wb") as log:
+            os.dup2(log.fileno(), 1)
+            os.dup2(log.fileno(), 2)
+            try:
+                yield
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os.dup2(saved[0], 1)
+                os.dup2(saved[1], 2)
+    finally:
+        os.close(saved[0])
+        os.close(saved[1])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m trident1_aiq demo")
     p.add_argument("--day", type=date.fromisoformat, default=None, help="business date (default: yesterday UTC)")
     p.add_argument("--warehouse", type=Path, default=ROOT / "var" / "warehouse.db")
+    p.add_argument("--verbose", action="store_true",
+                   help="show Airflow's own output of the run here (else to make-run.log beside the warehouse file: var/)")
     args = p.parse_args(argv)
     day = args.day or (datetime.now(UTC).date() - timedelta(days=1))
     args.warehouse.parent.mkdir(parents=True, exist_ok=True)
@@ -83,7 +146,10 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.perf_counter()
     with ServerThread() as sandbox:
-        os.environ.update(run_env(sandbox.url, args.warehouse, os.environ))
+        stored = stored_connections([_conn_id(k) for k in connection_env(sandbox.url, args.warehouse)])
+        sources = connection_sources(sandbox.url, args.warehouse, os.environ, stored)
+        os.environ.update(run_env(sandbox.url, args.warehouse, os.environ, stored))
+        print("demo: Connections:\n" + "".join(f"  {line}\n" for line in sources), end="", flush=True)
         seeded = seed_demo_variables()
         if seeded:
             print(f"demo: stored the starting Variables {', '.join(seeded)} from config/ (Airflow had none)")
@@ -91,12 +157,21 @@ def main(argv: list[str] | None = None) -> int:
         from trident1_sales_daily import DAG  # noqa: PLC0415
 
         # A manual run names its business day; logical_date is when that day's interval ends.
-        dagrun = DAG.test(logical_date=datetime.combine(day + timedelta(days=1), dtime(0), UTC),
-                          run_conf={"business_date": day.isoformat()})
-        state = str(getattr(dagrun, "state", "unknown"))
+        log_path = None if args.verbose else args.warehouse.parent / "make-run.log"
+        if log_path:
+            print(f"demo: running trident1_sales_daily for {day}; Airflow's output goes to "
+                  f"{os.path.relpath(log_path)} (--verbose: here) ...", flush=True)
+        with airflow_output(log_path):
+            dagrun = DAG.test(logical_date=datetime.combine(day + timedelta(days=1), dtime(0), UTC),
+                              run_conf={"business_date": day.isoformat()})
+        state = str(getattr(dagrun, "state", "unknown")).rsplit(".", 1)[-1]
         texts = len(sandbox.state.messages)
-    print_summary(warehouse_url(args.warehouse), day, state, time.perf_counter() - started)
-    print(f"  texts the sandbox gateway sent     {texts:>8}  (opt-in requests outside 08:00–21:00 store time wait)")
+    print_summary(warehouse_url(args.warehouse), getattr(dagrun, "run_id", "?"), day, state,
+                  time.perf_counter() - started)
+    print(f"  texts the sandbox gateway sent  {texts:>10}  (opt-in requests outside 08:00–21:00 store time wait)")
+    print("  Connections used:\n" + "\n".join(f"    {line}" for line in sources))
+    if log_path:
+        print(f"  Airflow's output of the run (task logs, tracebacks): {os.path.relpath(log_path)}")
     return 0 if state.endswith("success") else 1
 
 
@@ -112,33 +187,14 @@ def warehouse_url(default_path: Path) -> str:
     return warehouse_url_from(conn, default_path)
 
 
-def print_summary(warehouse: str | Path, day: date, state: str, seconds: float) -> None:
+def print_summary(warehouse: str | Path, run_id: str, day: date, state: str, seconds: float) -> None:
+    """The closing summary (``report.closing_summary``), after everything else the run printed."""
+    from trident1_aiq.report import closing_summary
     from trident1_aiq.warehouse import Warehouse, sqlite_url
 
     wh = Warehouse(warehouse if isinstance(warehouse, str) else sqlite_url(warehouse))
-    queries = {
-        "sales": "SELECT COUNT(*) FROM sales",
-        "sale lines": "SELECT COUNT(*) FROM sale_items",
-        "refunds": "SELECT COUNT(*) FROM refunds",
-        "personas": "SELECT COUNT(*) FROM personas",
-        "quarantined (open, rejected)": "SELECT COUNT(*) FROM quarantine WHERE released_at IS NULL AND held = FALSE",
-        "held for mapping (open)": "SELECT COUNT(*) FROM quarantine WHERE released_at IS NULL AND held = TRUE",
-        "loyalty members": "SELECT COUNT(*) FROM personas WHERE loyalty_member = TRUE",
-        "points earned": "SELECT COALESCE(SUM(points), 0) FROM loyalty_ledger WHERE entry_type = 'earn'",
-        "points reversed (refunds)": "SELECT COALESCE(-SUM(points), 0) FROM loyalty_ledger WHERE entry_type = 'earn_reversal'",
-        "discount redemptions": "SELECT COUNT(*) FROM discount_redemptions",
-        "refunds reconciled": "SELECT COUNT(*) FROM refund_reconciliations",
-        "opt-in requests sent": "SELECT COUNT(*) FROM opt_in_requests WHERE status = 'sent'",
-        "opt-in requests pending": "SELECT COUNT(*) FROM opt_in_requests WHERE status = 'pending'",
-    }
     where = os.path.relpath(wh.url.database) if wh.dialect == "sqlite" and wh.url.database else wh.safe_url
-    print(f"\n=== trident1_sales_daily for {day}: {state} in {seconds:.1f} s; warehouse {where}")
-    with wh.begin() as conn:
-        for label, sql in queries.items():
-            print(f"  {label:<30}{wh.execute(conn, sql).scalar():>8}")
-        print("  daily_store_sales for that day:")
-        for row in wh.execute(conn, "SELECT store_id, sales, net_sales, refunds, personas FROM daily_store_sales "
-                                    "WHERE business_date = :d ORDER BY store_id", {"d": day.isoformat()}):
-            print(f"    {row.store_id:<16} sales {row.sales:>5}  net {row.net_sales:>10}  refunds "
-                  f"{row.refunds:>8}  personas {row.personas:>4}")
-    wh.dispose()
+    try:
+        print("\n" + closing_summary(wh, run_id, day, state, seconds, where), flush=True)
+    finally:
+        wh.dispose()

@@ -24,9 +24,12 @@ import sys
 import time
 from pathlib import Path
 
-from trident1_aiq.dev.demo import ROOT, run_env
+from trident1_aiq.dev.demo import ROOT, connection_sources, run_env
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+#: The sandbox of ``make airflow`` (as of ``make sandbox``): a fixed port, so that the shell of
+#: ``eval "$(make -s airflow-env)"`` holds the very Connections the components use.
+SANDBOX_PORT = 8808
 DEFAULT_USERS = "admin:admin,viewer:viewer"
 
 
@@ -64,10 +67,13 @@ def airflow_env(base: dict[str, str], home: Path, port: int, sandbox_url: str, w
     return env
 
 
-def cli_env(base: dict[str, str], home: Path, warehouse: Path) -> dict[str, str]:
-    """What the ``airflow`` CLI needs to act on the same Airflow as ``make airflow`` and ``make run``:
-    the same home, the project's folders, and the same warehouse (unless the user gave one)."""
-    env = {
+def cli_env(base: dict[str, str], home: Path, warehouse: Path,
+            sandbox_url: str = f"http://127.0.0.1:{SANDBOX_PORT}") -> dict[str, str]:
+    """What the ``airflow`` CLI (and ``config check --from-airflow``) needs to see the same Airflow as
+    ``make airflow``: the same home, the project's folders, and the same Connections — the sandbox's
+    and the warehouse, each unless the user gave their own (:func:`~trident1_aiq.dev.demo.run_env`)."""
+    env = run_env(sandbox_url, warehouse, base)
+    env |= {
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
@@ -76,8 +82,6 @@ def cli_env(base: dict[str, str], home: Path, warehouse: Path) -> dict[str, str]
         "GX_ANALYTICS_ENABLED": "false",
         "PATH": os.pathsep.join((str(Path(sys.executable).parent), base.get("PATH", ""))),
     }
-    if not base.get("AIRFLOW_CONN_WAREHOUSE_DEFAULT"):
-        env["AIRFLOW_CONN_WAREHOUSE_DEFAULT"] = json.dumps({"conn_type": "sqlite", "host": str(warehouse)})
     return env
 
 
@@ -134,6 +138,11 @@ def _signal(proc: subprocess.Popen, sig: int) -> None:
         pass
 
 
+def _in_use(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
 def _up(url: str) -> bool:
     import urllib.request
 
@@ -159,7 +168,9 @@ def main(argv: list[str] | None = None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--port", type=int, default=int(os.environ.get("AIRFLOW_PORT", "8080")),
                    help="api-server port (0: a free one)")
-    p.add_argument("--sandbox-port", type=int, default=0, help="sandbox port (default: a free one)")
+    p.add_argument("--sandbox-port", type=int, default=SANDBOX_PORT,
+                   help=f"sandbox port (default {SANDBOX_PORT}; give airflow-env the same: "
+                        "make -s airflow-env ARGS='--sandbox-port N')")
     p.add_argument("--warehouse", type=Path, default=ROOT / "var" / "warehouse.db",
                    help="SQLite warehouse when AIRFLOW_CONN_WAREHOUSE_DEFAULT is not set")
     p.add_argument("--print-env", action="store_true",
@@ -170,13 +181,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.print_env:
         import shlex
 
-        env = cli_env(dict(os.environ), home, args.warehouse.resolve())
+        env = cli_env(dict(os.environ), home, args.warehouse.resolve(), f"http://127.0.0.1:{args.sandbox_port}")
         print("export " + " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items()))
         return 0
     home.mkdir(parents=True, exist_ok=True)
     args.warehouse.parent.mkdir(parents=True, exist_ok=True)
     port = args.port or free_port()
     sandbox_port = args.sandbox_port or free_port()
+    if _in_use(sandbox_port):
+        print(f"port {sandbox_port} is in use (make sandbox running?): pass another with "
+              f"make airflow ARGS='--sandbox-port N', and the same to make -s airflow-env", file=sys.stderr)
+        return 1
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
     env = airflow_env(dict(os.environ), home, port, sandbox_url, args.warehouse)
     procs = Processes(home / "logs" / "components")
@@ -217,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"passwords file  {home / 'simple_auth_manager_passwords.json.generated'}")
         print(f"warehouse       {json.loads(warehouse).get('host') if warehouse.startswith('{') else 'from AIRFLOW_CONN_WAREHOUSE_DEFAULT'}")
         print(f"sandbox         {sandbox_url}")
+        for line in connection_sources(sandbox_url, args.warehouse, os.environ):
+            print(f"connection      {line}")
         print(f"component logs  {procs.logs}")
         print('the airflow CLI on this home: eval "$(make -s airflow-env)", then airflow variables list ...')
         print("Ctrl-C stops everything.", flush=True)

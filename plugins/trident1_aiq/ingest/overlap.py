@@ -18,7 +18,6 @@ stops at its next page.
 from __future__ import annotations
 
 import gc
-import logging
 import queue
 import threading
 from collections.abc import Callable, Iterator
@@ -26,7 +25,9 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from typing import TypeVar
 
-log = logging.getLogger(__name__)
+from trident1_aiq.logs import get_logger
+
+log = get_logger(__name__)
 T = TypeVar("T")
 
 _END = object()

@@ -9,7 +9,6 @@ is declared in ``entities.py``; what a run counts and writes to ``etl_runs`` is
 from __future__ import annotations
 
 import json
-import logging
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import closing
@@ -25,11 +24,12 @@ from trident1_aiq.ingest.load import held_records, merge, quarantine, quarantine
 from trident1_aiq.ingest.overlap import Writer, gc_paused, read_ahead
 from trident1_aiq.ingest.personas import resolve_personas
 from trident1_aiq.ingest.validate import prefetch as prefetch_validation
+from trident1_aiq.logs import get_logger
 from trident1_aiq.runs import RunCounts
 from trident1_aiq.settings.config import Settings, unreported_mapping_warnings
 from trident1_aiq.warehouse import Warehouse, parse_db_time
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 class RejectRateExceeded(RuntimeError):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import uuid
 from collections import Counter
 from datetime import datetime
@@ -20,11 +19,12 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from trident1_aiq import runs
+from trident1_aiq.logs import get_logger
 from trident1_aiq.runs import RunCounts
 from trident1_aiq.settings.config import Settings
 from trident1_aiq.warehouse import Warehouse, as_decimal, parse_db_time
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 #: Earn candidates are read (and their entries written) this many at a time: memory stays flat.
 PAGE_SIZE = 10_000
 LEDGER_NS = uuid.UUID("5f0e2a8c-7d1b-4f5e-a7c3-0b9d6e4f1a22")

@@ -18,7 +18,6 @@ or twice, is the worst bug this project can have; the guards are:
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -26,12 +25,13 @@ from zoneinfo import ZoneInfo
 
 from trident1_aiq import runs
 from trident1_aiq.http_client import RetriesExhausted
+from trident1_aiq.logs import get_logger
 from trident1_aiq.messaging.sms import GatewayClient, InvalidNumber
 from trident1_aiq.runs import RunCounts
 from trident1_aiq.settings.config import Settings
 from trident1_aiq.warehouse import Warehouse, parse_db_time
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 CONFIRM = frozenset({"YES", "Y", "START"})
 STOP = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})

@@ -44,12 +44,17 @@ def main(argv: list[str]) -> int:
         from trident1_aiq.airflow.adapter import ConfigReport
         from trident1_aiq.settings.config import ConfigError, load_settings
 
-        raw = {n: (args.dir / f"{n}.json").read_text(encoding="utf-8") if (args.dir / f"{n}.json").exists() else None
-               for n in VARIABLES}
+        raw, unreadable = {}, []
+        for name in VARIABLES:
+            path = args.dir / f"{name}.json"
+            try:  # bytes: the one parser decodes them and says "malformed" with the file's name
+                raw[name] = path.read_bytes() if path.exists() else None
+            except OSError as exc:
+                unreadable.append(f"{path}: cannot be read ({exc.strerror or type(exc).__name__})")
         try:
-            report = ConfigReport(load_settings(raw))
+            report = ConfigReport(None, unreadable) if unreadable else ConfigReport(load_settings(raw))
         except ConfigError as exc:
-            report = ConfigReport(None, list(exc.problems))
+            report = ConfigReport(None, list(exc.problems))  # each names its Variable, i.e. <name>.json
         source = f"{args.dir} (Variables only: Connections and Trident1 not checked offline)"
     for warning in report.warnings:
         print(warning)

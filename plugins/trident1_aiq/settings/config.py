@@ -43,6 +43,14 @@ VARIABLES = (VAR_INTEGRATION, VAR_STORES, VAR_MAPPINGS, VAR_DISCOUNTS)
 
 #: A Variable larger than this is refused before it is parsed.
 MAX_VARIABLE_BYTES = 1_000_000
+#: Deeper nesting than this is malformed (the four Variables need 4 levels).
+MAX_NESTING = 32
+#: Digits a number in a Variable may have (Python refuses more than 4,300 with a ValueError).
+MAX_NUMBER_DIGITS = 30
+#: Characters no text of a Variable may hold (rule 7): C0 controls but tab and newline, DEL, C1
+#: controls, and the bidirectional embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069)
+#: that make a store name read differently from what it is.
+FORBIDDEN_CHARACTERS = re.compile("[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f\\u202a-\\u202e\\u2066-\\u2069]")
 
 DEFAULT_CONFIG_DIR = CONFIG_DIR
 
@@ -270,33 +278,116 @@ class UnreadableText(str):
         return obj
 
 
-def parse_json_variable(name: str, text: str | bytes) -> Any:
-    """The JSON value of Variable (or file) ``name``, or :class:`ConfigError` saying it is malformed.
+class _Malformed(ValueError):
+    """A hook of the JSON decoder refused what it read (the message says what)."""
 
-    Every way a hostile text can break a parser is a problem naming it, never another exception:
-    not UTF-8, larger than :data:`MAX_VARIABLE_BYTES`, not JSON, nested deeper than the parser
-    recurses (``RecursionError``), an integer longer than Python converts (``ValueError``)."""
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _Malformed(f"key {_describe(key)} appears twice in one object (which one is meant?)")
+        out[key] = value
+    return out
+
+
+def _bounded_int(text: str) -> int:
+    digits = len(text.lstrip("-"))
+    if digits > MAX_NUMBER_DIGITS:
+        raise _Malformed(f"a number of {digits} digits (at most {MAX_NUMBER_DIGITS})")
+    return int(text)
+
+
+def _finite_float(text: str) -> float:
+    if len(text) > MAX_NUMBER_DIGITS + 10:
+        raise _Malformed(f"a number of {len(text)} characters (at most {MAX_NUMBER_DIGITS + 10})")
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise _Malformed(f"the number {text[:20]} is out of range")
+    return value
+
+
+def _no_constant(text: str) -> Any:
+    raise _Malformed(f"{text} is not a number JSON allows")
+
+
+def _bad_character(text: str) -> str | None:
+    """The first character of ``text`` a Variable must not hold, as ``U+XXXX``, or None."""
+    found = FORBIDDEN_CHARACTERS.search(text)
+    return f"U+{ord(found.group()):04X}" if found else None
+
+
+def _check_tree(name: str, data: Any) -> list[str]:
+    """Depth and characters of a parsed value, walked without recursion: nested deeper than
+    :data:`MAX_NESTING`, or a key or text holding a character of :data:`FORBIDDEN_CHARACTERS`,
+    is refused."""
+    problems: list[str] = []
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(data, ())]
+    while stack:
+        value, loc = stack.pop()
+        if len(loc) > MAX_NESTING:
+            return [f"{name}: malformed: nested deeper than {MAX_NESTING} levels"]
+        if isinstance(value, str):
+            bad = _bad_character(value)
+            if bad:
+                problems.append(f"{_path(name, loc)}: text holds the control or bidirectional-override character "
+                                f"{bad}; retype it without")
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                bad = _bad_character(key)
+                if bad:
+                    problems.append(f"{_path(name, loc)}: a key holds the control or bidirectional-override "
+                                    f"character {bad}")
+                stack.append((item, (*loc, key)))
+        elif isinstance(value, list):
+            stack.extend((item, (*loc, i)) for i, item in enumerate(value))
+    return sorted(problems)
+
+
+def parse_json_variable(name: str, text: str | bytes) -> Any:
+    """The JSON value of Variable (or file) ``name``, or :class:`ConfigError` saying why not.
+
+    The one parser of every Variable and settings file (the DAG, ``config check`` and the
+    console use it). Whatever the input — invalid UTF-8, more than :data:`MAX_VARIABLE_BYTES`,
+    bad JSON, a key given twice in one object, nesting deeper than :data:`MAX_NESTING` (100,000
+    brackets included), a number of more than :data:`MAX_NUMBER_DIGITS` digits, ``NaN``, or text
+    holding a control or bidi-override character (:data:`FORBIDDEN_CHARACTERS`) — the answer
+    is a ConfigError whose problems name ``name``, never another exception.
+    """
     if isinstance(text, UnreadableText):
         raise ConfigError([f"{name}: malformed: the stored value cannot be read ({text.reason})"])
+    if isinstance(text, bytes | bytearray):
+        if len(text) > MAX_VARIABLE_BYTES:
+            raise ConfigError([f"{name}: larger than {MAX_VARIABLE_BYTES} bytes"])
+        try:
+            text = bytes(text).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError([f"{name}: malformed: not UTF-8 (byte 0x{exc.object[exc.start]:02x} at offset "
+                               f"{exc.start})"]) from None
     try:
-        data = text if isinstance(text, bytes) else text.encode("utf-8")  # a str with lone surrogates fails
-        if isinstance(text, bytes):
-            text = text.decode("utf-8")
-    except UnicodeError as exc:
-        raise ConfigError([f"{name}: malformed: not valid UTF-8 (at position {exc.start})"]) from None
-    if len(data) > MAX_VARIABLE_BYTES:
+        size = len(text.encode("utf-8"))
+    except UnicodeEncodeError as exc:
+        raise ConfigError([f"{name}: malformed: not UTF-8 (a lone surrogate at offset {exc.start})"]) from None
+    if size > MAX_VARIABLE_BYTES:
         raise ConfigError([f"{name}: larger than {MAX_VARIABLE_BYTES} bytes"])
     try:
-        return json.loads(text)
+        data = json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_int=_bounded_int,
+                          parse_float=_finite_float, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
         raise ConfigError([f"{name}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"]) from None
+    except _Malformed as exc:
+        raise ConfigError([f"{name}: malformed JSON: {exc}"]) from None
     except RecursionError:
-        raise ConfigError([f"{name}: malformed JSON: nested too deeply"]) from None
-    except ValueError as exc:  # e.g. an integer of more digits than Python converts
-        raise ConfigError([f"{name}: malformed JSON: {str(exc).split(';')[0][:200]}"]) from None
+        raise ConfigError([f"{name}: malformed: nested deeper than {MAX_NESTING} levels"]) from None
+    except ValueError as exc:  # anything else the decoder refuses
+        raise ConfigError([f"{name}: malformed JSON: {str(exc)[:200]}"]) from None
+    problems = _check_tree(name, data)
+    if problems:
+        raise ConfigError(problems)
+    return data
 
 
-def load_settings(raw: dict[str, str | None]) -> Settings:
+def load_settings(raw: dict[str, str | bytes | None]) -> Settings:
     """Parse and cross-check all Variables; raise ConfigError with every problem."""
     problems: list[str] = []
     parsed: dict[str, Any] = {}
@@ -325,6 +416,22 @@ def load_settings(raw: dict[str, str | None]) -> Settings:
         raise ConfigError(problems)
     return Settings(parsed[VAR_INTEGRATION], tuple(parsed[VAR_STORES]), tuple(parsed[VAR_MAPPINGS]),
                     tuple(parsed[VAR_DISCOUNTS]))
+
+
+def alert_settings(integration_text: str | bytes | None) -> AlertSettings:
+    """``trident1_integration.alerts`` read on its own: the alert channel works when the rest of
+    the settings are refused (a broken mapping, a missing Variable, another key of
+    ``trident1_integration`` invalid) — exactly when an alert matters. ConfigError only when the
+    ``alerts`` object itself, or the JSON of ``trident1_integration``, is unreadable."""
+    if integration_text is None:
+        raise ConfigError([f"{VAR_INTEGRATION}: the Airflow Variable is not set"])
+    data = parse_json_variable(VAR_INTEGRATION, integration_text)
+    alerts = data.get("alerts", {}) if isinstance(data, dict) else None
+    try:
+        return TypeAdapter(AlertSettings).validate_python(alerts)
+    except ValidationError as exc:
+        raise ConfigError([f"{_path(VAR_INTEGRATION, ('alerts', *err['loc']))}: {err['msg']}"
+                           for err in exc.errors()]) from None
 
 
 def _cross_check(
