@@ -1,10 +1,9 @@
 -- Rule 8: the lines and discounts of a changed sale are replaced (stg_changed: load/changed_sales.sql).
--- A new sale has none to replace: only the updated ones are looked up.
 DELETE FROM sale_items
-WHERE (credential, sale_id) IN (SELECT credential, sale_id FROM stg_changed WHERE NOT is_new);
+WHERE (credential, sale_id) IN (SELECT credential, sale_id FROM stg_changed);
 
 DELETE FROM sale_discounts
-WHERE (credential, sale_id) IN (SELECT credential, sale_id FROM stg_changed WHERE NOT is_new);
+WHERE (credential, sale_id) IN (SELECT credential, sale_id FROM stg_changed);
 
 INSERT INTO sale_items (credential, sale_id, line_id, sku, name, category, quantity,
     unit_price, discount, tax, total)
