@@ -11,6 +11,10 @@ and peak RSS is the run's own:
 * references, on the same rows: raw ``COPY`` of the loaded lines (psycopg 3
   ``write_row``) and the script a user would otherwise write (``naive_script.py``);
 * peak RSS at ``--scale`` × the sales, and a backfill of ``--backfill-days`` days;
+* on PostgreSQL, the **floor arm** (``floor_arm.py``: the three endpoints read with one session, each page
+  decoded once with msgspec, COPY into text columns, nothing else) in the same rounds as the pipeline and
+  dlt, the order rotating (``round_order``); the report gives project ÷ floor as the median of the rounds'
+  ratios and issue 20's targets; ``--no-floor`` skips it;
 * on PostgreSQL, the **dlt reference arm** (``dlt_arm.py``: dlt's REST API source, merge on
   ``id``, CSV/COPY without gzip, the same three endpoints) in its own virtualenv
   (``.venv-dlt``, made here from ``requirements-dlt.txt``), interleaved with the pipeline's
@@ -309,20 +313,44 @@ def run_dlt(python: Path, sandbox: str, window: Any, tmp: Path) -> dict[str, Any
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
     env["BENCH_API_KEY"] = KEY
     try:
-        t0 = time.perf_counter()
-        proc = subprocess.run([str(python), str(ROOT / "benchmarks" / "dlt_arm.py"),
-                               "--base-url", f"http://{sandbox}/api/v1", "--dsn", dlt_dsn(PG_ADMIN, url.rsplit("/", 1)[1]),
-                               "--since", zulu(window.start), "--before", zulu(window.end), "--store", STORE,
-                               "--work", str(work)], capture_output=True, text=True, check=False, env=env, cwd=work)
-        wall = time.perf_counter() - t0
-        if proc.returncode != 0:
-            raise RuntimeError(f"dlt arm failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
-        out = json.loads(proc.stdout.strip().splitlines()[-1])
-        out["wall_s"] = round(wall, 3)
-        return out
+        return run_arm_script("dlt", python, "dlt_arm.py", sandbox, url, window, ["--work", str(work)], env, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
         drop()
+
+
+def run_arm_script(arm: str, python: Path | str, script: str, sandbox: str, url: str, window: Any,
+                   extra: list[str], env: dict[str, str], cwd: Path) -> dict[str, Any]:
+    """Run a reference arm's script over the window into database ``url``; its JSON line, with its wall time."""
+    t0 = time.perf_counter()
+    proc = subprocess.run([str(python), str(ROOT / "benchmarks" / script),
+                           "--base-url", f"http://{sandbox}/api/v1", "--dsn", dlt_dsn(PG_ADMIN, url.rsplit("/", 1)[1]),
+                           "--since", zulu(window.start), "--before", zulu(window.end), "--store", STORE, *extra],
+                          capture_output=True, text=True, check=False, env=env, cwd=cwd)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"{arm} arm failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out["wall_s"] = round(wall, 3)
+    return out
+
+
+def run_floor(sandbox: str, window: Any, tmp: Path) -> dict[str, Any]:
+    """One floor run (``floor_arm.py``): a fresh process of this interpreter, into a fresh PostgreSQL database."""
+    url, drop = new_database("postgresql", tmp)
+    try:
+        return run_arm_script("floor", sys.executable, "floor_arm.py", sandbox, url, window, [],
+                              dict(os.environ, BENCH_API_KEY=KEY), ROOT)
+    finally:
+        drop()
+
+
+def round_order(n: int, arms: list[str]) -> list[str]:
+    """The arms of round ``n`` (0-based) with the pipeline ("project"), rotated each round so that
+    a neighbour's load falls on each arm alike over the rounds."""
+    order = ["project", *arms]
+    k = n % len(order)
+    return order[k:] + order[:k]
 
 
 # ----------------------------------------------------------------------------- databases
@@ -453,30 +481,49 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
     window = run_window(DAY, lookback, NOW)
     if use_dlt:
         result["dlt"] = {"runs": [], "pairs": [], "requirements": str(DLT_REQUIREMENTS.relative_to(ROOT))}
+    use_floor = "postgresql" in args.databases and not args.no_floor
+    if use_floor:
+        result["floor"] = {"runs": [], "pairs": [], "script": "benchmarks/floor_arm.py"}
     # Sales ring on the day before: the business day's window (48 h look-back) holds all of them.
     sandbox = Sandbox(args.locations, per_loc, DAY - timedelta(days=1), DAY - timedelta(days=1), NOW)
     try:
         result["sandbox_warm_s"] = sandbox.warm(DAY, NOW, lookback)
         for db in args.databases:
             runs = result["runs"].setdefault(db, {"first": [], "rerun": []})
-            pairs = use_dlt and db == "postgresql"
             for n in range(args.repeats):
-                dlt_first = pairs and n % 2 == 1  # alternate the order: a neighbour's load hits both alike
-                dlt_run = run_dlt(dlt_python, sandbox.addr, window, tmp) if dlt_first else None
+                # The references of the same round, in an order that rotates (round_order).
+                arms = [a for a, on in (("dlt", use_dlt), ("floor", use_floor)) if on] if db == "postgresql" else []
+                order = round_order(n, arms)
+                ran: dict[str, dict[str, Any]] = {}
+
+                def run_arm(arm: str) -> dict[str, Any]:
+                    if arm == "dlt":
+                        return run_dlt(dlt_python, sandbox.addr, window, tmp)
+                    return run_floor(sandbox.addr, window, tmp)
+
+                for arm in order[:order.index("project")]:
+                    ran[arm] = run_arm(arm)
                 url, drop = new_database(db, tmp)
                 try:
                     first = run_worker(dict(base, db=url, sandbox=sandbox.addr))
                     runs["first"].append(first)
-                    if pairs and not dlt_first:
-                        dlt_run = run_dlt(dlt_python, sandbox.addr, window, tmp)
+                    for arm in order[order.index("project") + 1:]:
+                        ran[arm] = run_arm(arm)
                     _say(f"{db} #{n + 1}: first {first['total_s']} s ({first['lines_new']} lines, "
                          f"{first['peak_rss_mb']} MB)")
-                    if dlt_run:
+                    if "dlt" in ran:
+                        dlt_run = ran["dlt"]
                         result["dlt"]["runs"].append(dlt_run)
-                        pair = make_pair(n + 1, "dlt→project" if dlt_first else "project→dlt", first, dlt_run)
+                        dlt_order = "dlt→project" if order.index("dlt") < order.index("project") else "project→dlt"
+                        pair = make_pair(n + 1, dlt_order, first, dlt_run)
                         result["dlt"]["pairs"].append(pair)
                         _say(f"  dlt {dlt_run['total_s']} s ({dlt_run['lines']} lines, {dlt_run['peak_rss_mb']} MB); "
                              f"project ÷ dlt {pair['ratio']:.2f}× ({pair['order']})")
+                    if "floor" in ran:
+                        result["floor"]["runs"].append(ran["floor"])
+                        fpair = make_floor_pair(n + 1, "→".join(order), first, ran["floor"])
+                        result["floor"]["pairs"].append(fpair)
+                        _say(f"  floor {ran['floor']['total_s']} s; project ÷ floor {fpair['ratio']:.2f}×")
                     if not args.dlt_only:
                         rerun = run_worker(dict(base, db=url, sandbox=sandbox.addr))
                         runs["rerun"].append(rerun)
@@ -522,6 +569,13 @@ def make_pair(repeat: int, order: str, project: dict[str, Any], dlt: dict[str, A
             "ratio": round(project["total_s"] / dlt["total_s"], 3),
             "project_rss_mb": project["peak_rss_mb"], "dlt_rss_mb": dlt["peak_rss_mb"],
             "project_lines": project["lines_new"], "dlt_lines": dlt["lines"]}
+
+
+def make_floor_pair(repeat: int, order: str, project: dict[str, Any], floor: dict[str, Any]) -> dict[str, Any]:
+    """The pipeline's first run and the floor arm's run of the same round."""
+    return {"repeat": repeat, "order": order, "project_s": project["total_s"], "floor_s": floor["total_s"],
+            "ratio": round(project["total_s"] / floor["total_s"], 3), "project_rss_mb": project["peak_rss_mb"],
+            "floor_rss_mb": floor["peak_rss_mb"], "project_lines": project["lines_new"], "floor_lines": floor["lines"]}
 
 
 def traced_run(base: dict, sandbox: Sandbox, tmp: Path) -> dict[str, Any]:
@@ -644,6 +698,10 @@ def summarise(r: dict[str, Any]) -> dict[str, Any]:
             scale = (r["scale"]["sales"], r["scale"]["run"]["peak_rss_mb"], pg["sales"], pg["peak_rss_mb"])
         summary["dlt"] = dict(pairs, targets=[{"target": t, "measured": m, "met": ok}
                                               for t, m, ok in dlt_targets(pairs, scale)])
+    floor = floor_summary(r, summary)
+    if floor:
+        summary["floor"] = floor
+    summary["issue20_targets"] = [{"target": t, "measured": m, "met": ok} for t, m, ok in issue20_targets(r, summary)]
     return summary
 
 
@@ -690,6 +748,100 @@ def dlt_targets(p: dict[str, Any], scale: tuple[int, float, float, float] | None
     return out
 
 
+#: Issue 20's targets: end to end ≤ 2.0 × the floor arm of the same rounds on PostgreSQL, ≤ 2.5 × on SQLite;
+#: peak RSS ≤ 250 MB at 100,000 sales and ≤ 1.1 × that at 3 × the sales; a rerun ≤ 0.25 × the first run.
+FLOOR_RATIO_TARGET = {"postgresql": 2.0, "sqlite": 2.5}
+RSS_TARGET_MB = 250.0
+RERUN_TARGET = 0.25
+#: Stage seconds before issue 20's work (median of 3 on PostgreSQL, the 100,000-sale bench day, quoted by the
+#: issue from the committed report of issue 14): the "before" column of the stage table.
+BEFORE_SALES = 100_000
+BEFORE_STAGES = {"extract": 6.1, "compare": 1.4, "normalize": 6.8, "validate": 6.9, "personas": 4.6,
+                 "load": 13.8, "loyalty": 7.1}
+
+
+def floor_summary(r: dict[str, Any], s: dict[str, Any]) -> dict[str, Any] | None:
+    """The pipeline against the floor arm: the median of the per-round ratios, and issue 20's targets."""
+    pairs_ = r.get("floor", {}).get("pairs") or []
+    if not pairs_:
+        return None
+    floor_s = med([p["floor_s"] for p in pairs_])
+    out: dict[str, Any] = {
+        "n": len(pairs_), "floor_s": floor_s, "project_s": med([p["project_s"] for p in pairs_]),
+        "ratio_of_pairs": med([p["ratio"] for p in pairs_]), "floor_rss_mb": med([p["floor_rss_mb"] for p in pairs_]),
+        "floor_lines": med([p["floor_lines"] for p in pairs_]),
+        "steps": {k: med([x["steps"].get(k, 0.0) for x in r["floor"]["runs"]]) for k in r["floor"]["runs"][0]["steps"]},
+    }
+    return out
+
+
+def issue20_targets(r: dict[str, Any], s: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
+    """Issue 20's targets as (target, measured, met); met is None where the bench did not measure it."""
+    dbs, fl, dl = s["databases"], s.get("floor"), s.get("dlt")
+    out: list[tuple[str, str, bool | None]] = []
+    for db, limit in FLOOR_RATIO_TARGET.items():
+        target = f"End to end ≤ {limit} × the floor arm ({db})"
+        if fl and db == "postgresql" and db in dbs:
+            out.append((target, f"{fl['ratio_of_pairs']:.2f}× ({pairs(fl['n'])}: {fl['project_s']} s vs floor "
+                        f"{fl['floor_s']} s)", fl["ratio_of_pairs"] <= limit))
+        elif fl and db in dbs:  # the floor loads PostgreSQL: SQLite's median over the floor's, not same-round pairs
+            ratio = dbs[db]["total_s"] / fl["floor_s"]
+            out.append((target, f"{ratio:.2f}× (median {dbs[db]['total_s']} s ÷ floor median {fl['floor_s']} s, "
+                        "not paired)", ratio <= limit))
+        else:
+            out.append((target, "not measured (no floor arm or no run on this database)", None))
+    if dl:
+        out.append(("Project ÷ dlt (reported; the issue expects ≈ 0.4)",
+                    f"{dl['ratio_of_pairs']:.2f}× ({pairs(dl['n'])})", None))
+    pg = dbs.get("postgresql")
+    if pg:
+        out.append((f"Peak RSS ≤ {RSS_TARGET_MB:.0f} MB at {pg['sales']:,.0f} sales (PostgreSQL)",
+                    f"{pg['peak_rss_mb']} MB", pg["peak_rss_mb"] <= RSS_TARGET_MB))
+        if "scale" in r:
+            big = r["scale"]["run"]["peak_rss_mb"]
+            out.append((f"Peak RSS at {r['scale']['sales']:,} sales ≤ {FLAT_RSS_TARGET} × the "
+                        f"{pg['sales']:,.0f}-sale figure", f"{big} MB / {pg['peak_rss_mb']} MB = "
+                        f"{big / pg['peak_rss_mb']:.2f}×", big <= FLAT_RSS_TARGET * pg["peak_rss_mb"]))
+        else:
+            out.append((f"Peak RSS at 3 × the sales ≤ {FLAT_RSS_TARGET} × the base figure",
+                        "not measured (no `--scale` run)", None))
+    for db, d in dbs.items():
+        if d["rerun_s"] is not None:
+            out.append((f"Rerun of the unchanged day ≤ {RERUN_TARGET} × the first run ({db})",
+                        f"{d['rerun_s']} s / {d['total_s']} s = {d['rerun_s'] / d['total_s']:.2f}×",
+                        d["rerun_s"] <= RERUN_TARGET * d["total_s"]))
+    return out
+
+
+def floor_markdown(s: dict[str, Any], r: dict[str, Any]) -> list[str]:
+    """The "Against the floor" section, the stages before and after, and issue 20's targets."""
+    lines: list[str] = []
+    fl = s.get("floor")
+    if fl:
+        lines += [f"## Against the floor: project ÷ floor = {fl['ratio_of_pairs']:.2f}× ({pairs(fl['n'])})", "",
+                  "The floor (`benchmarks/floor_arm.py`): the three endpoints read with one session, each page "
+                  "decoded once (msgspec), the newest version per id, COPY into text columns; nothing else. It "
+                  "runs in the same rounds as the pipeline (and dlt), each a fresh process on a fresh database, "
+                  "the order rotating.", "",
+                  f"Floor: median {fl['floor_s']} s (" + ", ".join(f"{k} {v}" for k, v in fl["steps"].items())
+                  + f"), peak RSS {fl['floor_rss_mb']} MB, {fl['floor_lines']:,.0f} sale lines.", "",
+                  "| round | order | project s | floor s | project ÷ floor |", "|---:|---|---:|---:|---:|"]
+        lines += [f"| {p['repeat']} | {p['order']} | {p['project_s']} | {p['floor_s']} | {p['ratio']:.2f}× |"
+                  for p in r["floor"]["pairs"]]
+        lines.append("")
+    pg = s["databases"].get("postgresql")
+    if pg:
+        lines += ["## Stages on PostgreSQL, before and after issue 20 (median s)", "",
+                  f"Before: the issue's figures at {BEFORE_SALES:,} sales; after: this run at {pg['sales']:,.0f}.", "",
+                  "| stage | before | after |", "|---|---:|---:|"]
+        for stage in sorted(set(BEFORE_STAGES) | set(pg["stages"]), key=list(STAGE_ORDER).index):
+            lines.append(f"| {stage} | {BEFORE_STAGES.get(stage, '—')} | {pg['stages'].get(stage, '—')} |")
+        lines.append("")
+    lines += ["## Targets (issue 20)", "", "| target | measured | met |", "|---|---|---|"]
+    lines += [f"| {t['target']} | {t['measured']} | {met(t['met'])} |" for t in s["issue20_targets"]]
+    return [*lines, ""]
+
+
 STAGE_ORDER = {"extract": 0, "compare": 1, "normalize": 2, "validate": 3, "personas": 4, "load": 5, "loyalty": 6}
 
 
@@ -718,6 +870,7 @@ def markdown(r: dict[str, Any], s: dict[str, Any]) -> str:
         lines += [f"Peak RSS by the end of ingestion (before loyalty): {d['peak_rss_ingest_mb']} MB.", ""]
         if d["rerun_s"] is not None:
             lines += [f"Rerun of the same unchanged day: {d['rerun_s']} s.", ""]
+    lines += floor_markdown(s, r)
     if s.get("dlt"):
         lines += dlt_markdown(s["dlt"], r["dlt"])
     if s["copy_lines_per_s"] or s["naive_s"]:
@@ -828,6 +981,7 @@ def main(argv: list[str] | None = None) -> None:
     arm.add_argument("--no-dlt", action="store_true", help="skip the dlt reference arm (and making its venv)")
     arm.add_argument("--dlt-only", action="store_true",
                      help="only the pipeline-vs-dlt pairs on PostgreSQL: no rerun, references, SQLite, scale or backfill")
+    p.add_argument("--no-floor", action="store_true", help="skip the floor arm (benchmarks/floor_arm.py)")
     p.add_argument("--dlt-python", default="python3.11", help="interpreter that makes .venv-dlt (default python3.11)")
     p.add_argument("--trace-memory", action="store_true",
                    help="one extra run (and one at --scale) with a tracemalloc probe: top growth sites after the first sales chunk")
@@ -845,6 +999,9 @@ def main(argv: list[str] | None = None) -> None:
         _say(f"project ÷ dlt = {d['ratio_of_pairs']:.2f}× (above 1: the project is slower; {pairs(d['n'])}; "
              f"{d['ratio_of_medians']:.2f}× of the medians {d['project_s']} s / {d['dlt_s']} s); peak RSS "
              f"{d['project_rss_mb']} MB vs dlt {d['dlt_rss_mb']} MB")
+    if s.get("floor"):
+        f = s["floor"]
+        _say(f"project ÷ floor = {f['ratio_of_pairs']:.2f}× ({pairs(f['n'])}; floor median {f['floor_s']} s)")
     r["summary"] = s
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "latest.json").write_text(json.dumps(r, indent=1) + "\n")

@@ -184,7 +184,8 @@ class Warehouse:
         On PostgreSQL the file holds one ``COPY table (columns) FROM STDIN`` (psycopg 3
         ``copy`` with ``write_row``, values in that column order), optionally after
         statements that prepare a staging table and before statements that apply it
-        (e.g. an ``INSERT … SELECT … ON CONFLICT``). Elsewhere its last statement is an
+        (e.g. an ``INSERT … SELECT … ON CONFLICT``); a row carrying a column the COPY list
+        does not name is refused, not silently dropped. Elsewhere its last statement is an
         ``INSERT … VALUES (:named, …)`` run by the driver's ``executemany``, after the
         statements before it. Either way inside the caller's transaction.
         """
@@ -204,6 +205,9 @@ class Warehouse:
         for stmt in statements[:at]:
             conn.execute(_text(stmt))
         columns = [c.strip() for c in COPY_RE.match(statements[at]).group(1).split(",")]
+        unwritten = set(rows[0]) - set(columns)
+        if unwritten:  # COPY would silently drop them (ingest/schema.py declares each table's columns once)
+            raise ValueError(f"{name}: rows carry {sorted(unwritten)}, which its COPY column list does not write")
         values = operator.itemgetter(*columns) if len(columns) > 1 else (lambda r, c=columns[0]: (r[c],))
         with dbapi.cursor() as cur, cur.copy(statements[at]) as copy:
             for row in rows:

@@ -37,6 +37,11 @@ def test_bench_runs_and_reports_every_target(tmp_path):
     markdown = (tmp_path / "latest.md").read_text()
     assert "| extract |" in markdown and "## Targets" in markdown
     assert "dlt" not in result and "Against dlt" not in markdown
+    floor = result["floor"]["pairs"][0]  # the floor arm ran in the same round, on the same served day
+    assert floor["floor_lines"] >= first["lines_new"] and floor["ratio"] == round(first["total_s"] / floor["floor_s"], 3)
+    issue20 = {t["target"]: t for t in result["summary"]["issue20_targets"]}
+    assert isinstance(issue20["End to end ≤ 2.0 × the floor arm (postgresql)"]["met"], bool)
+    assert "## Against the floor: project ÷ floor =" in markdown and "## Targets (issue 20)" in markdown
     plans = (tmp_path / "explain.md").read_text()  # one plan per hot statement (tiny tables: any plan)
     from benchmarks.explain import HOT
 

@@ -145,3 +145,65 @@ def test_rule10_any_other_status_is_rejected(status):
 @pytest.mark.parametrize("status", [None, 1, ["completed"]])
 def test_rule10_a_missing_status_is_rejected(status):
     assert "bad_status: status is missing" in _reasons(sale(status=status))
+
+
+def _boundary_columns(checks, n: int) -> dict[str, list]:
+    """Every checked column at the values around its bounds and null. A third of the rows mix
+    them at random; the others pass every check but for at most one column (seeded)."""
+    import random
+
+    values: dict[str, list] = {}
+    passing: dict[str, object] = {}
+    for c in checks:
+        kw = dict(c.kwargs)
+        have = values.setdefault(c.column, [None])
+        if c.kind == "between":
+            for bound in (kw.get("min_value"), kw.get("max_value")):
+                if bound is not None:
+                    have.extend([bound - 1, bound, bound + 1])
+                    passing.setdefault(c.column, bound)
+        elif c.kind == "in_set":
+            have.extend([*kw["value_set"][:2], "not-in-the-set"])
+            passing[c.column] = kw["value_set"][0]
+        elif len(have) == 1:
+            have.append(1)
+        passing.setdefault(c.column, 1)
+    rng = random.Random(20)
+    names = list(values)
+    columns: dict[str, list] = {name: [] for name in names}
+    for i in range(n):
+        varied = set(names) if i < n // 3 else {rng.choice(names)} if i % 2 else set()
+        for name in names:
+            columns[name].append(rng.choice(values[name]) if name in varied else passing[name])
+    return columns
+
+
+@pytest.mark.parametrize("checks", [sale_checks(KNOWN), refund_checks(KNOWN)], ids=["sales", "refunds"])
+def test_masks_screen_names_the_same_rows_and_reasons_as_the_whole_gx_suite(checks):
+    """The differential test of the screen: rows that pass every mask skip GX, and GX then runs
+    only the expectations some row fails; over rows at every bound and null of every check, the
+    result equals GX's whole suite on the whole chunk."""
+    import pandas as pd
+
+    from trident1_aiq.ingest.validate import gx_checks, masks, run_checks
+
+    rows = list(range(100, 400))
+    columns = _boundary_columns(checks, len(rows))
+    whole = gx_checks(pd.DataFrame(columns, index=rows), checks)
+    assert {r for reasons in whole.values() for r in reasons} == {c.reason for c in checks}  # every check bites
+    assert len(whole) < len(rows)  # and some rows pass them all
+    assert run_checks(columns, rows, checks) == whole
+    frame = pd.DataFrame(columns, index=rows)
+    screened = {c.reason: set(m[m].index) for c, m in zip(checks, masks(frame, checks), strict=True)}
+    assert screened == {c.reason: {r for r, why in whole.items() if c.reason in why} for c in checks}  # exact
+
+
+def test_a_clean_chunk_needs_no_gx_batch(monkeypatch):
+    from trident1_aiq.ingest import validate
+
+    def no_gx(*_args):
+        raise AssertionError("GX was asked to validate a chunk every mask passes")
+
+    monkeypatch.setattr(validate, "gx_checks", no_gx)
+    good, bad = validate_sales([normalize_sale(sale(id=f"S-{i}"), i, "c", {}, "US") for i in range(5)], KNOWN)
+    assert len(good) == 5 and not bad

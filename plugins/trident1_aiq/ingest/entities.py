@@ -12,7 +12,8 @@ code path; everything that differs between a customer, a sale and a refund is he
   finds the chunk's records the warehouse already has, and the statement that releases
   its open quarantine rows (the quarantine key is ``normalize.record_key``: the API ``id``,
   or a digest of a record that has none);
-* the run-report measures it adds to (``runs.MEASURES``).
+* the run-report measures it adds to (``runs.MEASURES``);
+* the tables it loads, whose columns are declared once in ``schema.py``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from trident1_aiq.ingest.normalize import CustomerRow, normalize_customer, normalize_refund, normalize_sale
+from trident1_aiq.ingest.schema import REFUNDS, SALE_DISCOUNTS, SALE_ITEMS, SALES, Table
 from trident1_aiq.ingest.staging import stage_refunds, stage_sales
 from trident1_aiq.ingest.validate import validate_refunds, validate_sales
 
@@ -72,6 +74,8 @@ class Entity:
     """Records met again unchanged are reported as ``unchanged``."""
     report_released: bool = False
     """Held records loaded now are reported as ``released``."""
+    tables: tuple[Table, ...] = ()
+    """The warehouse tables it loads, each with its columns declared once (``schema.py``)."""
 
 
 CUSTOMER = Entity(
@@ -95,6 +99,7 @@ SALE = Entity(
     merged="load/changed_by_location",
     release="load/quarantine_release_sales",
     report_unchanged=True, report_released=True,
+    tables=(SALES, SALE_ITEMS, SALE_DISCOUNTS),
 )
 
 REFUND = Entity(
@@ -108,6 +113,7 @@ REFUND = Entity(
     merge=("load/merge_refunds",),
     merged="load/new_refunds_by_location",
     release="load/quarantine_release_refunds",
+    tables=(REFUNDS,),
 )
 
 #: Read in this order: customers (their personas), then sales (a sale's refunds follow it).

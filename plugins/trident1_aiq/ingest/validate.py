@@ -154,18 +154,67 @@ class ValidationFailed(RuntimeError):
 RESULT_FORMAT = {"result_format": "COMPLETE", "partial_unexpected_count": 0, "return_unexpected_index_query": False}
 
 
+def masks(frame: Any, checks: list[Check]) -> list[Any]:
+    """Each check's failing rows as a boolean mask over ``frame`` (vectorised, no per-row Python),
+    with Great Expectations' semantics: ``not_null`` fails on a null (None or NaN); ``between``
+    (inclusive, a bound of None is open) and ``in_set`` ignore nulls."""
+    import pandas as pd
+
+    out = []
+    for c in checks:
+        column = frame[c.column]
+        null = column.isna()
+        if c.kind == "not_null":
+            out.append(null)
+            continue
+        kw = dict(c.kwargs)
+        present = column[~null]
+        bad = pd.Series(False, index=present.index)
+        try:
+            if c.kind == "between":
+                if kw.get("min_value") is not None:
+                    bad |= present.lt(kw["min_value"])
+                if kw.get("max_value") is not None:
+                    bad |= present.gt(kw["max_value"])
+            elif c.kind == "in_set":
+                bad = ~present.isin(kw["value_set"])
+            else:  # a new kind of check must say how it is screened
+                raise ValueError(f"no mask for check kind {c.kind!r}")
+        except TypeError as exc:  # as GX would: a column of the wrong type fails the batch
+            raise ValidationFailed(f"check {c.kind} on {c.column} raised: {exc}") from exc
+        out.append(bad.reindex(frame.index, fill_value=False))
+    return out
+
+
 def run_checks(columns: dict[str, list[Any]], rows: list[int], checks: list[Check]) -> dict[int, list[str]]:
     """Return ``{row: [reasons]}`` for every row that fails at least one check.
 
-    ``columns`` holds one list per checked column, aligned with ``rows`` (the records'
-    numbers, which become the frame's index, so GX reports failing rows by number).
+    ``columns`` holds one list per checked column, aligned with ``rows`` (the records' numbers,
+    which become the frame's index, so GX reports failing rows by number).
+
+    Great Expectations' cost is fixed per expectation and batch (building its metric graph),
+    not per row, so the chunk is first screened by :func:`masks`: GX then validates one batch
+    of the rows some check fails, with the expectations those rows fail. A clean chunk, the
+    usual case, needs no GX batch at all; a chunk with rejects pays for their expectations only.
+    ``tests/unit/test_validate.py`` proves the screen and GX's whole suite agree.
     """
     if not rows:
         return {}
     import pandas as pd
 
-    gx, batch_definition = _batch_definition()
     frame = pd.DataFrame(columns, index=rows)
+    failing = [(c, m) for c, m in zip(checks, masks(frame, checks), strict=True) if m.any()]
+    if not failing:
+        return {}
+    suspect = failing[0][1]
+    for _, m in failing[1:]:
+        suspect = suspect | m
+    return gx_checks(frame[suspect], [c for c, _ in failing])
+
+
+def gx_checks(frame: Any, checks: list[Check]) -> dict[int, list[str]]:
+    """Validate ``frame`` with one GX suite of ``checks`` in one batch: ``{row: [reasons]}``."""
+    gx, batch_definition = _batch_definition()
     factories = {
         "not_null": gx.expectations.ExpectColumnValuesToNotBeNull,
         "between": gx.expectations.ExpectColumnValuesToBeBetween,
