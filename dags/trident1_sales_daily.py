@@ -51,7 +51,7 @@ def trident1_sales_daily():
         return adapter.check_config(adapter.run_facts())
 
     # One mapped task per shard of credentials (at most max_shards), a few at once per run
-    # (docs/scaling.md).
+    # (docs/operations.md#parallelism-shards-and-pools).
     @task(map_index_template="{{ shard }}", max_active_tis_per_dagrun=FAIR.max_active_shards, pool=FAIR.api_pool)
     def ingest(credentials: list[str]) -> dict:
         """Extract, validate (Great Expectations) and load a shard's Trident1 credentials, one by one."""

@@ -95,7 +95,7 @@ def test_more_credentials_than_max_map_length_map_in_shards_and_all_load(fleet):
     """1,030 accounts (Airflow's max_map_length is 1024): check_config maps them into at most
     ``max_shards`` shards and every credential loads, each with its own etl_runs row. Days are
     tiny: every account reports its location and walk-in customers, one in 103 also rings a sale
-    a day (a sale costs a Great Expectations run; docs/scaling.md)."""
+    a day (a chunk of sales costs a Great Expectations run, about 0.5 s)."""
     stores = fleet_stores(1030)
     stores = {name: dataclasses.replace(s, sales_per_day=1 if k % 103 == 0 else 0)
               for k, (name, s) in enumerate(stores.items())}

@@ -153,7 +153,7 @@ class IntegrationSettings(_Strict):
     #: in one transaction, so memory follows the chunk, not the day (docs/performance.md).
     chunk_size: int = Field(default=10_000, ge=100, le=200_000)
     #: At most this many ingest shards (mapped tasks) per run, each loading its credentials one
-    #: after another: far below Airflow's ``[core] max_map_length`` (docs/scaling.md).
+    #: after another: far below Airflow's ``[core] max_map_length`` (docs/operations.md).
     max_shards: int = Field(default=64, ge=1, le=512)
     marketing: MarketingSettings = MarketingSettings()
     loyalty: LoyaltySettings = LoyaltySettings()
