@@ -18,8 +18,10 @@ from datetime import UTC, datetime, timedelta
 from airflow.sdk import CronDataIntervalTimetable, Param, TriggerRule, dag, get_current_context, task
 
 from trident1_aiq.airflow.notifier import FailureNotifier
+from trident1_aiq.airflow.pools import scheduling
 
 DOC = __doc__
+FAIR = scheduling()  # pools and shard concurrency from Airflow's [trident1] configuration
 
 
 @dag(
@@ -41,30 +43,32 @@ DOC = __doc__
     doc_md=DOC,
 )
 def trident1_sales_daily():
-    @task(retries=0)
-    def check_config() -> list[str]:
-        """Validate all Variables and Connections; migrate; mirror stores and mappings."""
+    @task(retries=0, pool=FAIR.api_pool)
+    def check_config() -> list[list[str]]:
+        """Validate all Variables and Connections; migrate; mirror stores and mappings; plan the shards."""
         from trident1_aiq.airflow import adapter
 
         return adapter.check_config(adapter.run_facts())
 
-    # Credentials load in parallel, at most 8 at once per run (docs/performance.md).
-    @task(map_index_template="{{ credential }}", max_active_tis_per_dagrun=8)
-    def ingest(credential: str) -> dict:
-        """Extract, validate (Great Expectations) and load one Trident1 credential."""
+    # One mapped task per shard of credentials (at most max_shards), a few at once per run
+    # (docs/operations.md#parallelism-shards-and-pools).
+    @task(map_index_template="{{ shard }}", max_active_tis_per_dagrun=FAIR.max_active_shards, pool=FAIR.api_pool)
+    def ingest(credentials: list[str]) -> dict:
+        """Extract, validate (Great Expectations) and load a shard's Trident1 credentials, one by one."""
         from trident1_aiq.airflow import adapter
+        from trident1_aiq.shards import shard_label
 
-        get_current_context()["credential"] = credential  # names the mapped task instance in the UI
-        return adapter.ingest(credential, adapter.run_facts())
+        get_current_context()["shard"] = shard_label(credentials)  # names the mapped task instance in the UI
+        return adapter.ingest_shard(credentials, adapter.run_facts())
 
-    @task(trigger_rule=TriggerRule.ALL_DONE)
+    @task(trigger_rule=TriggerRule.ALL_DONE, pool=FAIR.warehouse_pool)
     def loyalty() -> dict:
         """Enrol, earn, log redemptions, reconcile refunds (skipped on invalid configuration)."""
         from trident1_aiq.airflow import adapter
 
         return adapter.loyalty(adapter.run_facts(after_check=True))
 
-    @task(trigger_rule=TriggerRule.ALL_DONE)
+    @task(trigger_rule=TriggerRule.ALL_DONE, pool=FAIR.warehouse_pool)
     def opt_in() -> dict:
         """Ingest SMS replies, expire, create and send double opt-in requests (quiet hours respected)."""
         from trident1_aiq.airflow import adapter
@@ -78,7 +82,7 @@ def trident1_sales_daily():
 
         return adapter.run_report(adapter.run_facts())
 
-    ingest.expand(credential=check_config()) >> loyalty() >> opt_in() >> run_report()
+    ingest.expand(credentials=check_config()) >> loyalty() >> opt_in() >> run_report()
 
 
 DAG = trident1_sales_daily()

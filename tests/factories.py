@@ -74,6 +74,21 @@ def require_postgres() -> None:
         pytest.skip("PostgreSQL is not reachable at 127.0.0.1:5432")
 
 
+def dag_warehouse(db: str, sqlite_path: Path) -> tuple[dict[str, str], str, str | None]:
+    """A fresh warehouse for a ``dag.test`` run: the Connection environment to set (none for SQLite,
+    whose Connection the demo's ``connection_env`` already points at ``sqlite_path``), its URL, and
+    the PostgreSQL database to drop afterwards (None for SQLite)."""
+    from trident1_aiq.warehouse import sqlite_url
+
+    if db != "postgres":
+        return {}, sqlite_url(sqlite_path), None
+    require_postgres()
+    name, url = make_pg_database()
+    env = {"AIRFLOW_CONN_WAREHOUSE_DEFAULT": json.dumps(
+        {"conn_type": "postgres", "host": "127.0.0.1", "port": 5432, "login": "postgres", "schema": name})}
+    return env, url, name
+
+
 def make_pg_database() -> tuple[str, str]:
     import psycopg
 

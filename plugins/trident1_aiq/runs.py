@@ -140,6 +140,21 @@ def record_locations(wh: Warehouse, conn: Connection, run_id: str, credential: s
         wh.run(conn, "runs/location", rows)
 
 
+def record_credential_failure(wh: Warehouse, run_id: str, credential: str, business_date: date,
+                              window_start: datetime, window_end: datetime, message: str, now: datetime) -> None:
+    """A credential that failed before its ingest could start: its own failed row, with the reason."""
+    start(wh, run_id, credential, business_date, window_start, window_end, now)
+    finish(wh, run_id, credential, "failed", message[:4000], RunCounts("ingest"), with_counts=False)
+
+
+def succeeded(wh: Warehouse, run_id: str, credentials: Iterable[str]) -> set[str]:
+    """The ``credentials`` whose row of the run says ``success`` (a retried shard skips them)."""
+    wanted = set(credentials)
+    with wh.begin() as conn:
+        rows = wh.query(conn, "runs/succeeded", {"run_id": run_id})
+    return {r["credential"] for r in rows} & wanted
+
+
 def record_config_failure(wh: Warehouse, run_id: str, business_date: date | None, message: str,
                           now: datetime) -> None:
     """Rule 7: a broken configuration writes nothing but its own etl_runs row."""
@@ -153,9 +168,10 @@ def record_points(wh: Warehouse, conn: Connection, run_id: str, credentials: Ite
                   counts: RunCounts) -> None:
     """Loyalty's points earned and reversed per credential (inside loyalty's transaction)."""
     earned, reversed_ = counts.by("points_earned"), counts.by("points_reversed")
-    for cred in credentials:
-        wh.run(conn, "runs/add_points", {"earned": earned[cred], "reversed": reversed_[cred], "run_id": run_id,
-                                         "credential": cred})
+    rows = [{"earned": earned[cred], "reversed": reversed_[cred], "run_id": run_id, "credential": cred}
+            for cred in credentials]
+    if rows:  # one executemany for the fleet, not a statement per credential
+        wh.run(conn, "runs/add_points", rows)
 
 
 def record_opt_ins_sent(wh: Warehouse, run_id: str, settings: Settings, counts: RunCounts) -> None:
@@ -167,9 +183,9 @@ def record_opt_ins_sent(wh: Warehouse, run_id: str, settings: Settings, counts: 
     sent: Counter = Counter()
     for store, n in counts.by("sent").items():
         sent[feeds.get(store, "")] += n
+    rows = [{"sent": sent[cred], "run_id": run_id, "credential": cred} for cred in settings.integration.credentials]
     with wh.begin() as conn:
-        for cred in settings.integration.credentials:
-            wh.run(conn, "runs/add_opt_ins_sent", {"sent": sent[cred], "run_id": run_id, "credential": cred})
+        wh.run(conn, "runs/add_opt_ins_sent", rows)
 
 
 def add_note(wh: Warehouse, conn: Connection, run_id: str, note: str) -> None:

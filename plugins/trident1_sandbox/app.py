@@ -59,6 +59,8 @@ class SandboxState:
     requests_served: int = 0
     faults_served: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: Store accounts whose API is down: every request of theirs answers 500 (fleet tests).
+    down: set[str] = field(default_factory=set)
     #: Listings computed for a pinned clock, reused by the following pages (a big day is
     #: generated once, not once per page). Keyed by everything that shapes the listing.
     listings: OrderedDict[tuple, list[dict[str, Any]]] = field(default_factory=OrderedDict)
@@ -142,6 +144,8 @@ def create_app(state: SandboxState | None = None) -> FastAPI:
 
     def store_for(request: Request) -> StoreSpec | JSONResponse:
         name = request.headers.get("X-Trident1-Store", "")
+        if name in state.down:
+            return _error(500, "server_error", "this account's API is down")
         auth = request.headers.get("Authorization", "")
         key = auth[7:] if auth.startswith("Bearer ") else ""
         store = state.stores.get(name)

@@ -15,6 +15,8 @@ the validation quarantines.
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -47,6 +49,8 @@ class StoreSpec:
     api_key: str
     locations: tuple[LocationSpec, ...]
     seed: int = 1
+    #: Sales per location and day of this account (None: the sandbox's ``Volume.sales_per_day``).
+    sales_per_day: int | None = None
 
 
 def _loc(id_, name, tz, area, rate, city, state, pc) -> LocationSpec:
@@ -85,6 +89,26 @@ def chain_store(locations: int, name: str = "chain", api_key: str = "sandbox-cha
         for n in range(locations)
     )
     return StoreSpec(name, api_key, locs, seed=3)
+
+
+def fleet_stores(n: int, *, min_sales: int | None = None, max_sales: int | None = None,
+                 seed: int = 18) -> dict[str, StoreSpec]:
+    """``n`` franchisee accounts ``f0001``… (key ``sandbox-fNNNN-key``), one location each in the
+    default stores' cities, for fleet tests and benchmarks. With ``min_sales``/``max_sales``
+    each account's sales per day are drawn log-uniformly from that range (seeded), else the
+    sandbox's ``Volume.sales_per_day``."""
+    cities = [loc for spec in DEFAULT_STORES.values() for loc in spec.locations]
+    rng = random.Random(seed)
+    out = {}
+    for k in range(1, n + 1):
+        name = f"f{k:04d}"
+        city = cities[k % len(cities)]
+        per_day = None
+        if min_sales is not None and max_sales is not None:
+            per_day = round(math.exp(rng.uniform(math.log(min_sales), math.log(max_sales))))
+        out[name] = StoreSpec(name, f"sandbox-{name}-key", (dataclasses.replace(city, id="LOC-1"),),
+                              seed=1000 + k, sales_per_day=per_day)
+    return out
 
 
 DISCOUNTS = [
@@ -346,6 +370,10 @@ class Volume:
     first_day: str | None = None
     last_day: str | None = None
 
+    def per_day(self, store: StoreSpec) -> int:
+        """Sales per location and day of ``store``: its own figure, else this volume's."""
+        return self.sales_per_day if store.sales_per_day is None else store.sales_per_day
+
     def rings_on(self, day: date) -> bool:
         return ((self.first_day is None or day >= date.fromisoformat(self.first_day))
                 and (self.last_day is None or day <= date.fromisoformat(self.last_day)))
@@ -362,7 +390,7 @@ def sales_records(store: StoreSpec, vol: Volume, day_range: list[date]):
         if not vol.rings_on(day):
             continue
         for loc in store.locations:
-            yield from _generate_day(store, loc, day, vol.sales_per_day, vol.malformed_rate)
+            yield from _generate_day(store, loc, day, vol.per_day(store), vol.malformed_rate)
 
 
 def list_sales(store: StoreSpec, vol: Volume, since: datetime, before: datetime, now: datetime,
@@ -396,7 +424,7 @@ def list_customers(store: StoreSpec, vol: Volume, since: datetime, before: datet
         if not vol.rings_on(day):
             continue
         for li, loc in enumerate(store.locations):
-            for rec in _generate_day(store, loc, day, vol.sales_per_day, vol.malformed_rate):
+            for rec in _generate_day(store, loc, day, vol.per_day(store), vol.malformed_rate):
                 cust = rec.base.get("customer")
                 if cust and since <= rec.created < before and rec.created <= now:
                     out.append(dict(cust, updated_at=_z(rec.created)))

@@ -14,11 +14,11 @@ from sqlalchemy import text
 
 from trident1_aiq.dev.demo import connection_env, variable_env
 from trident1_aiq.settings.config import default_variable_text
-from trident1_aiq.warehouse import Warehouse, sqlite_url
+from trident1_aiq.warehouse import Warehouse
 from trident1_sandbox import SandboxState, ServerThread, data
 from trident1_sandbox.data import DEFAULT_STORES
 
-from ..factories import DAY, NOW, ROOT, Webhook, drop_pg_database, make_pg_database, require_postgres
+from ..factories import DAY, NOW, ROOT, Webhook, dag_warehouse, drop_pg_database
 
 pytestmark = [pytest.mark.integration, pytest.mark.dag]
 SECRET_KEYS = {"acme": "KEY-acme-7f3a9c1e-DO-NOT-LOG", "bolt": "KEY-bolt-2b8d44aa-DO-NOT-LOG"}
@@ -45,14 +45,8 @@ def wired(request, secret_sandbox, tmp_path, monkeypatch, airflow_db):
         conn = json.loads(env[f"AIRFLOW_CONN_TRIDENT1_{name.upper()}"])
         conn["password"] = key
         env[f"AIRFLOW_CONN_TRIDENT1_{name.upper()}"] = json.dumps(conn)
-    pg_name = None
-    if request.param == "postgres":
-        require_postgres()
-        pg_name, url = make_pg_database()
-        env["AIRFLOW_CONN_WAREHOUSE_DEFAULT"] = json.dumps(
-            {"conn_type": "postgres", "host": "127.0.0.1", "port": 5432, "login": "postgres", "schema": pg_name})
-    else:
-        url = sqlite_url(tmp_path / "warehouse.db")
+    db_env, url, pg_name = dag_warehouse(request.param, tmp_path / "warehouse.db")
+    env |= db_env
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     wh = Warehouse(url)

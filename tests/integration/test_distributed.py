@@ -22,6 +22,7 @@ import pytest
 import requests
 
 from trident1_aiq.dev.demo import variable_env
+from trident1_aiq.dev.local_airflow import create_pools
 from trident1_aiq.settings.config import default_variable_text
 from trident1_aiq.warehouse import Warehouse
 from trident1_sandbox import data
@@ -163,6 +164,7 @@ def test_dag_runs_on_celery_executor_and_loads_what_dag_test_would(tmp_path):
     try:
         subprocess.run([*airflow, "db", "migrate"], env=env, check=True, timeout=300,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        create_pools(env)  # the DAG's tasks name them: without them the scheduler queues nothing
         cluster.start("sandbox", sys.executable, "-m", "trident1_sandbox", "--port", str(sandbox_port),
                       "--now", sandbox_now, env=env)
         cluster.start("api-server", *airflow, "api-server", "--port", str(api_port), env=env)

@@ -99,3 +99,40 @@ def test_rule14_settling_in_sql_resolves_as_the_index_alone(warehouse, monkeypat
                     == {p.persona_id: p.fills for p in expected.filled if p.fills})
     in_sql = total - (sum(resolved) - total)  # the reference gives the index every candidate
     assert total > 2000 and in_sql > total // 10, (total, in_sql)  # both paths were taken, often
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("warehouse", ["postgres"], indirect=True)
+def test_rule14_persona_locks_are_scoped_to_identifiers_not_global(warehouse):
+    """Issue 18: while one load's persona transaction is open, another credential's load of
+    other people resolves at once (no global lock), and one of the same phone waits for it,
+    then finds its persona instead of creating a second one."""
+    import threading
+
+    wh = warehouse
+    ana = CustomerRow("trident1_acme", "C-1", "+13035550101", "ana@example.com", "Ana", None, None, T0)
+    bo = CustomerRow("trident1_bolt", "C-7", "+13035550177", "bo@example.com", "Bo", None, None, T0)
+    ana_elsewhere = CustomerRow("trident1_bolt", "C-8", "+13035550101", None, None, "Lee", None, T0)
+    done: dict[str, Resolution] = {}
+
+    def resolve(name, cand):
+        with wh.begin() as conn:
+            conn.exec_driver_sql("SET LOCAL lock_timeout = '20s'")
+            done[name] = resolve_personas(wh, conn, [cand], T0)
+
+    with wh.begin() as first:  # acme's chunk: resolved, not yet committed
+        held = resolve_personas(wh, first, [ana], T0)
+        other = threading.Thread(target=resolve, args=("bo", bo))
+        other.start()
+        other.join(timeout=15)
+        assert not other.is_alive(), "a load of other people waited for acme's persona transaction"
+        same = threading.Thread(target=resolve, args=("ana_elsewhere", ana_elsewhere))
+        same.start()
+        same.join(timeout=1.5)
+        assert same.is_alive(), "a load of the same phone did not wait"
+    same.join(timeout=15)
+    assert not same.is_alive()
+    assert done["ana_elsewhere"].persona_of[0] == held.persona_of[0] and not done["ana_elsewhere"].created
+    with wh.begin() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM personas")).scalar() == 2
+        assert conn.execute(text("SELECT last_name FROM personas WHERE phone = '+13035550101'")).scalar() == "Lee"

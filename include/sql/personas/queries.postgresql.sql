@@ -37,9 +37,26 @@ SELECT credential, customer_id, persona_id, first_seen_at FROM stg_new_links
 ON CONFLICT (credential, customer_id) DO NOTHING
 
 -- name: lock
--- Persona resolution reads then writes: concurrent credential loads take turns here,
--- so that two of them never create two personas for one phone (rule 14).
+-- Persona resolution reads then writes (rule 14). A chunk with more open identifiers than
+-- personas.MAX_KEY_LOCKS buckets takes turns with every other resolution: the exclusive form of
+-- the lock that scoped resolutions (lock_shared, then lock_keys) share.
 SELECT pg_advisory_xact_lock(7345902)
+
+-- name: lock_keys
+-- Scoped: one lock per bucket of the open candidates' phones, emails and Trident1 customers,
+-- taken in the (sorted) order given, so two resolutions wait for each other only when they
+-- share an identifier (or a bucket) and never deadlock. Two loads never create two personas for
+-- one phone or e-mail: whoever creates or fills a persona holds the buckets of its identifiers.
+SELECT COUNT(pg_advisory_xact_lock(7345905, b)) FROM unnest(CAST(:buckets AS INTEGER[])) AS b
+
+-- name: lock_rows
+-- The matched personas' rows, in id order: a persona one load fills (through one identifier)
+-- while another matches it (through another) is read again after the first commits.
+SELECT persona_id FROM personas WHERE persona_id = ANY(CAST(:ids AS VARCHAR[])) ORDER BY persona_id FOR UPDATE
+
+-- name: lock_shared
+-- Scoped resolutions share this lock; a resolution of too many identifiers takes it exclusively.
+SELECT pg_advisory_xact_lock_shared(7345902)
 
 -- name: stage_candidates
 -- PostgreSQL: as in queries.sql, but emptied by TRUNCATE, and without indexes. Nothing vacuums

@@ -35,6 +35,15 @@ ON CONFLICT (credential, customer_id) DO NOTHING
 -- name: lock
 -- SQLite: BEGIN IMMEDIATE already serialises writers.
 
+-- name: lock_keys
+-- SQLite: BEGIN IMMEDIATE already serialises writers.
+
+-- name: lock_rows
+-- SQLite: BEGIN IMMEDIATE already serialises writers.
+
+-- name: lock_shared
+-- SQLite: BEGIN IMMEDIATE already serialises writers.
+
 -- name: stage_candidates
 -- One row per distinct candidate (k numbers them); of its names only which ones it brings.
 -- stg_settled: the candidates `settle` resolved in SQL.

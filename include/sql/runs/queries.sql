@@ -45,6 +45,18 @@ ON CONFLICT (run_id, credential, location_id) DO UPDATE SET
     updated = excluded.updated, unchanged = excluded.unchanged, quarantined = excluded.quarantined,
     held = excluded.held, released = excluded.released, refunds_loaded = excluded.refunds_loaded
 
+-- name: recent_volume
+-- Each credential's average records read per successful run since :since (shards.py sizes
+-- the ingest shards by it).
+SELECT credential, AVG(records_read) AS records
+FROM etl_runs
+WHERE status = 'success' AND credential <> '*' AND started_at >= :since
+GROUP BY credential
+
+-- name: succeeded
+-- The credentials of a run that loaded (a retried ingest shard skips them).
+SELECT credential FROM etl_runs WHERE run_id = :run_id AND status = 'success' AND credential <> '*'
+
 -- name: start
 -- A retried task starts its row again: counts are per attempt, the last attempt wins.
 INSERT INTO etl_runs (run_id, credential, business_date, window_start, window_end, status, started_at)

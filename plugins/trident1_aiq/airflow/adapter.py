@@ -242,6 +242,8 @@ class RunFacts:
     """The real time, read when it matters (a text is judged when it is sent, rules 3, 24)."""
     config_checked: bool = False
     """``check_config`` passed in this run (asked only by the steps after ingest)."""
+    attempt: int = 1
+    """The task's try number: a retry of an ingest shard skips what already loaded in this run."""
 
 
 def run_facts(context: dict[str, Any] | None = None, *, after_check: bool = False) -> RunFacts:
@@ -252,11 +254,12 @@ def run_facts(context: dict[str, Any] | None = None, *, after_check: bool = Fals
 
         context = get_current_context()
     checked = False
+    ti = context.get("ti") or context.get("task_instance")
     if after_check:
-        ti = context.get("ti") or context.get("task_instance")
         checked = ti is not None and ti.xcom_pull(task_ids="check_config") is not None
     return RunFacts(run_id=run_id_of(context), business_date=business_date_of(context),
-                    now=run_start_of(context), config_checked=checked)
+                    now=run_start_of(context), config_checked=checked,
+                    attempt=int(getattr(ti, "try_number", None) or 1))
 
 
 # ------------------------------------------------------------------ task bodies
@@ -272,13 +275,19 @@ class ConfigReport:
     warnings: list[str] = field(default_factory=list)
 
 
-def check_configuration(variables: dict[str, str | None], connection=None) -> ConfigReport:
+def check_configuration(variables: dict[str, str | None], connection=None, *,
+                        unreadable_is_problem: bool = True) -> ConfigReport:
     """Every problem with the Variables and Connections at once (rules 6, 7, 20).
 
     Reads each credential's Connection and asks Trident1 for its locations (a mapping to a
     location it does not report is a warning) and, where AIQ discounts mirror it, its discount
     catalogue (an in-store-only or unknown discount is a problem). ``connection`` looks a
     Connection up (inside a task by default; the CLI passes the metadata DB's).
+
+    A credential Trident1 refuses (401/403) or cannot serve (5xx until the retries run out) is a
+    problem for ``config check`` (``unreadable_is_problem``); for the run it is a warning: that
+    credential's ingest fails alone, with its own ``etl_runs`` row, and the others load (issue 19
+    item 11). A malformed or missing Variable or Connection still stops the run whole (rule 7).
     """
     from trident1_aiq.ingest.client import Trident1Client, Trident1Error
 
@@ -299,7 +308,11 @@ def check_configuration(variables: dict[str, str | None], connection=None) -> Co
             if any(d.credential == conn_id for d in settings.discounts):
                 report.problems.extend(check_discount_mirrors(settings, conn_id, client.discounts()))
         except Trident1Error as exc:
-            report.problems.append(f"connection {conn_id}: Trident1 could not be read: {exc}")
+            message = f"connection {conn_id}: Trident1 could not be read: {exc}"
+            if unreadable_is_problem:
+                report.problems.append(message)
+            else:
+                report.warnings.append(f"{message}; its ingest will fail alone, the other credentials load")
     if settings.integration.marketing.enabled:
         try:
             if read_gateway(connection) is None:
@@ -309,14 +322,19 @@ def check_configuration(variables: dict[str, str | None], connection=None) -> Co
     return report
 
 
-def check_config(facts: RunFacts) -> list[str]:
-    """Validate every Variable and Connection, then migrate and mirror settings (rule 7)."""
+def check_config(facts: RunFacts) -> list[list[str]]:
+    """Validate every Variable and Connection, then migrate and mirror settings (rule 7).
+
+    Returns the run's ingest shards (``shards.plan_shards``): at most ``max_shards`` lists of
+    credentials, balanced by their recent volume in ``etl_runs``.
+    """
     from trident1_aiq.ingest.pipeline import prepare_run
     from trident1_aiq.runs import record_config_failure
+    from trident1_aiq.shards import plan_shards, recent_volume
 
     now = facts.clock()
     run_id, day = facts.run_id, facts.business_date
-    report = check_configuration(read_variables())
+    report = check_configuration(read_variables(), unreadable_is_problem=False)
     for warning in report.warnings:
         log.warning("%s", warning)
     with open_warehouse() as wh:
@@ -329,8 +347,10 @@ def check_config(facts: RunFacts) -> list[str]:
         applied = prepare_run(wh, settings, now)
         if applied:
             log.info("warehouse %s: applied migrations %s", wh.safe_url, ", ".join(applied))
-    log.info("business date %s; credentials: %s", day, ", ".join(settings.integration.credentials))
-    return list(settings.integration.credentials)
+        integ = settings.integration
+        shards = plan_shards(integ.credentials, integ.max_shards, recent_volume(wh, now))
+    log.info("business date %s; %d credentials in %d shards", day, len(integ.credentials), len(shards))
+    return shards
 
 
 def _no_retry(exc: Exception) -> Exception:
@@ -341,20 +361,86 @@ def _no_retry(exc: Exception) -> Exception:
 
 
 def ingest(credential: str, facts: RunFacts) -> dict[str, Any]:
-    from trident1_aiq.ingest.client import RetriesExhausted, Trident1Client, Trident1Error
-    from trident1_aiq.ingest.pipeline import RejectRateExceeded, ingest_credential, run_window
+    """One credential's ingest in a task of its own (tests; the DAG maps :func:`ingest_shard`)."""
+    from trident1_aiq.ingest.client import RetriesExhausted, Trident1Error
+    from trident1_aiq.ingest.pipeline import RejectRateExceeded
 
-    now = facts.clock()
     settings = read_settings()
-    window = run_window(facts.business_date, settings.integration.lookback_hours, now)
     with open_warehouse() as wh:
         try:
-            return ingest_credential(wh=wh, client=Trident1Client(read_credential(credential)), settings=settings,
-                                     credential=credential, run_id=facts.run_id, window=window, now=now)
+            return _ingest_one(wh, settings, credential, facts)
         except RetriesExhausted:
             raise  # transient: the task's own retries may get through
         except (ConfigError, RejectRateExceeded, Trident1Error) as exc:
             raise _no_retry(exc) from None
+
+
+def _ingest_one(wh: Warehouse, settings: Settings, credential: str, facts: RunFacts) -> dict[str, Any]:
+    from trident1_aiq.ingest.client import Trident1Client
+    from trident1_aiq.ingest.pipeline import ingest_credential, run_window
+    from trident1_aiq.runs import record_credential_failure
+
+    now = facts.clock()
+    window = run_window(facts.business_date, settings.integration.lookback_hours, now)
+    try:
+        client = Trident1Client(read_credential(credential))
+    except ConfigError as exc:  # its Connection vanished since check_config: its own row says so
+        record_credential_failure(wh, facts.run_id, credential, window.business_date, window.start, window.end,
+                                  f"ConfigError: {exc}", now)
+        raise
+    return ingest_credential(wh=wh, client=client, settings=settings, credential=credential, run_id=facts.run_id,
+                             window=window, now=now)
+
+
+class ShardFailed(RuntimeError):
+    """Credentials of a shard failed after the others finished; a retry may get through
+    (some failures were transient)."""
+
+
+def ingest_shard(credentials: list[str], facts: RunFacts) -> dict[str, int]:
+    """Ingest a shard's credentials one after another in this one task (issue 18).
+
+    The imports, the settings, the warehouse connection and the migration check are paid once
+    for the shard. Each credential has its own ``etl_runs`` row; one that fails (its key refused,
+    its API down, too many rejects) is logged by name and the others still load. The task then
+    fails if any credential failed: at once when no retry can help (refused key, reject rate,
+    configuration), else so that Airflow retries it; a retry skips the credentials that already
+    succeeded in this run. Returns counts only (XCom stays small).
+    """
+    from trident1_aiq.ingest.client import RetriesExhausted
+    from trident1_aiq.runs import succeeded
+
+    settings = read_settings()
+    failed: dict[str, str] = {}
+    transient = False
+    totals = {"credentials": len(credentials), "succeeded": 0, "skipped": 0, "failed": 0, "records_read": 0,
+              "loaded": 0, "updated": 0, "quarantined": 0, "held": 0}
+    with open_warehouse() as wh:
+        done = succeeded(wh, facts.run_id, credentials) if facts.attempt > 1 else set()
+        for credential in credentials:
+            if credential in done:
+                log.info("%s: already loaded in this run (an earlier attempt): skipped", credential)
+                totals["skipped"] += 1
+                continue
+            try:
+                summary = _ingest_one(wh, settings, credential, facts)
+            except Exception as exc:  # this credential's failure alone: its row says why; the others go on
+                transient = transient or isinstance(exc, RetriesExhausted)
+                failed[credential] = f"{type(exc).__name__}: {exc}"
+                log.error("credential %s failed: %s", credential, failed[credential])
+                continue
+            totals["succeeded"] += 1
+            for k in ("records_read", "loaded", "updated", "quarantined", "held"):
+                totals[k] += int(summary.get(k) or 0)
+    totals["failed"] = len(failed)
+    log.info("shard of %d credentials: %s", len(credentials), totals)
+    if failed:
+        message = f"{len(failed)} of {len(credentials)} credentials failed: " + "; ".join(
+            f"{c} ({why[:300]})" for c, why in failed.items())
+        if transient:
+            raise ShardFailed(message)  # Airflow retries the shard; the succeeded ones are skipped
+        raise _no_retry(ShardFailed(message))
+    return totals
 
 
 def loyalty(facts: RunFacts) -> dict[str, Any]:

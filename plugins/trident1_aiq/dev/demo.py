@@ -12,7 +12,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
@@ -21,14 +21,17 @@ from pathlib import Path
 from trident1_aiq.paths import REPO_ROOT as ROOT
 
 
-def connection_env(sandbox_url: str, warehouse_path: Path) -> dict[str, str]:
+def connection_env(sandbox_url: str, warehouse_path: Path,
+                   accounts: Iterable[str] = ("acme", "bolt")) -> dict[str, str]:
+    """The sandbox's Connections as ``AIRFLOW_CONN_*``: the warehouse, the SMS gateway and one
+    ``trident1_<account>`` per sandbox account (its key ``sandbox-<account>-key``)."""
     host, port = sandbox_url.removeprefix("http://").split(":")
     env = {
         "AIRFLOW_CONN_WAREHOUSE_DEFAULT": json.dumps({"conn_type": "sqlite", "host": str(warehouse_path)}),
         "AIRFLOW_CONN_AIQ_SMS_DEFAULT": json.dumps({"conn_type": "http", "host": host, "port": int(port),
                                                     "schema": "http", "password": "sandbox-sms-token"}),
     }
-    for name in ("acme", "bolt"):
+    for name in accounts:
         env[f"AIRFLOW_CONN_TRIDENT1_{name.upper()}"] = json.dumps({
             "conn_type": "http", "host": host, "port": int(port), "schema": "http",
             "password": f"sandbox-{name}-key", "extra": {"store_name": name}})

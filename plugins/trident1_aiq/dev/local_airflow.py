@@ -98,6 +98,17 @@ def seed_variables(env: dict[str, str]) -> list[str]:
         "        done.append(name)\n"
         "print(json.dumps(done))\n"
     )
+    return _in_airflow(env, code)
+
+
+def create_pools(env: dict[str, str]) -> list[str]:
+    """Create the DAG's pools (``trident1_api``, ``trident1_warehouse``) where they are missing; their names."""
+    return _in_airflow(env, "import json\nfrom trident1_aiq.airflow.pools import ensure_pools\n"
+                            "print(json.dumps(ensure_pools()))\n")
+
+
+def _in_airflow(env: dict[str, str], code: str) -> list[str]:
+    """Run ``code`` in a Python with this Airflow home's environment; the JSON of its last line."""
     out = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True,
                          timeout=300)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -210,6 +221,9 @@ def main(argv: list[str] | None = None) -> int:
         seeded = seed_variables(env)
         if seeded:
             print(f"set Variables from config/: {', '.join(seeded)}", flush=True)
+        pools = create_pools(env)
+        if pools:
+            print(f"created pools: {', '.join(pools)}", flush=True)
         procs.start("sandbox", [sys.executable, "-m", "trident1_sandbox", "--port", str(sandbox_port)], env)
         for name in COMPONENTS:
             procs.start(name, [sys.executable, "-m", "airflow", name], env)

@@ -10,6 +10,7 @@ same persona rather than a second one.
 from __future__ import annotations
 
 import uuid
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -156,6 +157,34 @@ def candidate_keys(candidates: list[CustomerRow]) -> tuple[list[CandidateKey], l
     return list(keys), key_of
 
 
+#: Lock buckets of identifiers (phones, e-mails, Trident1 customers) on PostgreSQL, and the most
+#: one resolution takes: past that it takes turns with every other one (``personas/lock``), so
+#: that no transaction holds more advisory locks than the server's lock table has room for.
+KEY_BUCKETS = 1 << 16
+MAX_KEY_LOCKS = 256
+
+
+def identifier_buckets(keys: list[CandidateKey]) -> list[int]:
+    """The sorted lock buckets of the candidates' phones, e-mails and (credential, customer id)."""
+    idents = set()
+    for credential, customer_id, phone, email, *_ in keys:
+        idents.update(x for x in (f"p:{phone}" if phone else None, f"e:{email}" if email else None,
+                                  f"c:{credential}\x1f{customer_id}" if customer_id else None) if x)
+    return sorted({zlib.crc32(x.encode()) % KEY_BUCKETS for x in idents})
+
+
+def lock_identifiers(wh: Warehouse, conn: Connection, keys: list[CandidateKey]) -> bool:
+    """Lock what the open candidates may create, fill or link (rule 14); True when scoped to
+    their identifiers, False when the resolution takes turns with all others (too many)."""
+    buckets = identifier_buckets(keys)
+    if len(buckets) > MAX_KEY_LOCKS:
+        wh.run(conn, "personas/lock")
+        return False
+    wh.run(conn, "personas/lock_shared")
+    wh.run(conn, "personas/lock_keys", {"buckets": buckets})
+    return True
+
+
 def resolve_personas(wh: Warehouse, conn: Connection, candidates: list[CustomerRow], now: datetime) -> Resolution:
     """Resolve candidates against the warehouse and write personas and links.
 
@@ -168,21 +197,27 @@ def resolve_personas(wh: Warehouse, conn: Connection, candidates: list[CustomerR
     their original order (the earliest seen still founds); the links of settled candidates are
     handed to the index, so that it counts merges as if it had seen them.
     """
-    wh.run(conn, "personas/lock")
     keys, key_of = candidate_keys(candidates)
     if not keys:
         return Resolution({}, [], [], [], 0)
     wh.run(conn, "personas/stage_candidates")
     wh.bulk(conn, "personas/insert_candidate",
             [dict(zip(("k", *STAGED), (k, *key), strict=True)) for k, key in enumerate(keys)])
+    # Settling only reads what never changes once written (a link, a persona's phone, an e-mail or
+    # name it already has): no lock is needed for it.
     settled: dict[int, str] = {r.k: r.persona_id for r in wh.run(conn, "personas/settle")}
     persona_of = {i: settled[k] for i, k in enumerate(key_of) if k in settled}
     open_ = [i for i, k in enumerate(key_of) if k is not None and k not in settled]
     if not open_:
         return Resolution(persona_of, [], [], [], 0)
+    scoped = lock_identifiers(wh, conn, [keys[k] for k in sorted({key_of[i] for i in open_})])
     wh.run(conn, "personas/analyze_candidates")
+    matched = list(wh.run(conn, "personas/matching").mappings())
+    if scoped and matched:  # wait for whoever is filling these personas, then read them as they are
+        wh.run(conn, "personas/lock_rows", {"ids": sorted({row["persona_id"] for row in matched})})
+        matched = list(wh.run(conn, "personas/matching").mappings())
     index = PersonaIndex()
-    for r in wh.run(conn, "personas/matching").mappings():
+    for r in matched:
         index.add_existing(r["persona_id"], r["phone"], r["email"],
                            (r["credential"], r["customer_id"]) if r["credential"] else None,
                            {f for f in NAME_FIELDS if r[f] is not None})

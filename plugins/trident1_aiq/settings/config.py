@@ -150,7 +150,7 @@ class AlertSettings(_Strict):
 
 
 class IntegrationSettings(_Strict):
-    credentials: list[CredentialId] = Field(min_length=1, max_length=200)
+    credentials: list[CredentialId] = Field(min_length=1, max_length=10_000)
     age_compliant: bool = False
     phone_region: Annotated[str, AfterValidator(_region)] = "US"
     max_reject_rate: float = Field(default=0.05, ge=0, le=1)
@@ -160,6 +160,9 @@ class IntegrationSettings(_Strict):
     #: Sales (or refunds, or customers) per chunk: a chunk is normalised, validated and loaded
     #: in one transaction, so memory follows the chunk, not the day (docs/performance.md).
     chunk_size: int = Field(default=10_000, ge=100, le=200_000)
+    #: At most this many ingest shards (mapped tasks) per run, each loading its credentials one
+    #: after another: far below Airflow's ``[core] max_map_length`` (docs/operations.md).
+    max_shards: int = Field(default=64, ge=1, le=512)
     marketing: MarketingSettings = MarketingSettings()
     loyalty: LoyaltySettings = LoyaltySettings()
     alerts: AlertSettings = AlertSettings()
