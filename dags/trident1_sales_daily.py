@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import CronDataIntervalTimetable, Param, TriggerRule, dag, get_current_context, task
 
+from trident1_aiq.airflow.assets import outlets
 from trident1_aiq.airflow.notifier import FailureNotifier
 
 DOC = __doc__
@@ -49,27 +50,32 @@ def trident1_sales_daily():
         return adapter.check_config(adapter.run_facts())
 
     # Credentials load in parallel, at most 8 at once per run (docs/performance.md).
-    @task(map_index_template="{{ credential }}", max_active_tis_per_dagrun=8)
+    # Outlets: the warehouse tables each task updates (trident1_aiq/airflow/assets.py, docs/warehouse.md);
+    # adapter.announce gives their events the business day and the task's counts.
+    @task(map_index_template="{{ credential }}", max_active_tis_per_dagrun=8, outlets=outlets("ingest"))
     def ingest(credential: str) -> dict:
         """Extract, validate (Great Expectations) and load one Trident1 credential."""
         from trident1_aiq.airflow import adapter
 
         get_current_context()["credential"] = credential  # names the mapped task instance in the UI
-        return adapter.ingest(credential, adapter.run_facts())
+        facts = adapter.run_facts()
+        return adapter.announce("ingest", facts, adapter.ingest(credential, facts))
 
-    @task(trigger_rule=TriggerRule.ALL_DONE)
+    @task(trigger_rule=TriggerRule.ALL_DONE, outlets=outlets("loyalty"))
     def loyalty() -> dict:
         """Enrol, earn, log redemptions, reconcile refunds (skipped on invalid configuration)."""
         from trident1_aiq.airflow import adapter
 
-        return adapter.loyalty(adapter.run_facts(after_check=True))
+        facts = adapter.run_facts(after_check=True)
+        return adapter.announce("loyalty", facts, adapter.loyalty(facts))
 
-    @task(trigger_rule=TriggerRule.ALL_DONE)
+    @task(trigger_rule=TriggerRule.ALL_DONE, outlets=outlets("opt_in"))
     def opt_in() -> dict:
         """Ingest SMS replies, expire, create and send double opt-in requests (quiet hours respected)."""
         from trident1_aiq.airflow import adapter
 
-        return adapter.opt_in(adapter.run_facts(after_check=True))
+        facts = adapter.run_facts(after_check=True)
+        return adapter.announce("opt_in", facts, adapter.opt_in(facts))
 
     @task(trigger_rule=TriggerRule.ALL_DONE, retries=0)
     def run_report() -> dict:
