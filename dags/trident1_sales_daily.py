@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import CronDataIntervalTimetable, Param, TriggerRule, dag, get_current_context, task
 
+from trident1_aiq.airflow.assets import outlets
 from trident1_aiq.airflow.notifier import FailureNotifier
 from trident1_aiq.airflow.pools import scheduling
 
@@ -51,29 +52,35 @@ def trident1_sales_daily():
         return adapter.check_config(adapter.run_facts())
 
     # One mapped task per shard of credentials (at most max_shards), a few at once per run
-    # (docs/operations.md#parallelism-shards-and-pools).
-    @task(map_index_template="{{ shard }}", max_active_tis_per_dagrun=FAIR.max_active_shards, pool=FAIR.api_pool)
+    # (docs/operations.md#parallelism-shards-and-pools). Outlets: the warehouse tables each task
+    # updates (trident1_aiq/airflow/assets.py, docs/warehouse.md); adapter.announce gives their
+    # events the business day and the task's counts.
+    @task(map_index_template="{{ shard }}", max_active_tis_per_dagrun=FAIR.max_active_shards, pool=FAIR.api_pool,
+          outlets=outlets("ingest"))
     def ingest(credentials: list[str]) -> dict:
         """Extract, validate (Great Expectations) and load a shard's Trident1 credentials, one by one."""
         from trident1_aiq.airflow import adapter
         from trident1_aiq.shards import shard_label
 
         get_current_context()["shard"] = shard_label(credentials)  # names the mapped task instance in the UI
-        return adapter.ingest_shard(credentials, adapter.run_facts())
+        facts = adapter.run_facts()
+        return adapter.announce("ingest", facts, adapter.ingest_shard(credentials, facts))
 
-    @task(trigger_rule=TriggerRule.ALL_DONE, pool=FAIR.warehouse_pool)
+    @task(trigger_rule=TriggerRule.ALL_DONE, pool=FAIR.warehouse_pool, outlets=outlets("loyalty"))
     def loyalty() -> dict:
         """Enrol, earn, log redemptions, reconcile refunds (skipped on invalid configuration)."""
         from trident1_aiq.airflow import adapter
 
-        return adapter.loyalty(adapter.run_facts(after_check=True))
+        facts = adapter.run_facts(after_check=True)
+        return adapter.announce("loyalty", facts, adapter.loyalty(facts))
 
-    @task(trigger_rule=TriggerRule.ALL_DONE, pool=FAIR.warehouse_pool)
+    @task(trigger_rule=TriggerRule.ALL_DONE, pool=FAIR.warehouse_pool, outlets=outlets("opt_in"))
     def opt_in() -> dict:
         """Ingest SMS replies, expire, create and send double opt-in requests (quiet hours respected)."""
         from trident1_aiq.airflow import adapter
 
-        return adapter.opt_in(adapter.run_facts(after_check=True))
+        facts = adapter.run_facts(after_check=True)
+        return adapter.announce("opt_in", facts, adapter.opt_in(facts))
 
     @task(trigger_rule=TriggerRule.ALL_DONE, retries=0)
     def run_report() -> dict:

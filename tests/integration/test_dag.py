@@ -152,6 +152,50 @@ def test_dag_end_to_end_loads_reruns_idempotently_and_leaks_no_key(wired, capfd,
     assert b"run summary" in seen  # what was scanned really holds the task logs
 
 
+def test_dag_declares_the_warehouse_tables_it_updates_as_assets():
+    dag = _load_dag()
+    uris = {t.task_id: sorted(a.uri for a in t.outlets) for t in dag.tasks if t.outlets}
+    assert uris == {
+        "ingest": ["trident1aiq://warehouse/personas", "trident1aiq://warehouse/refunds",
+                   "trident1aiq://warehouse/sales"],
+        "loyalty": ["trident1aiq://warehouse/loyalty_ledger"],
+        "opt_in": ["trident1aiq://warehouse/opt_in_requests"],
+    }
+    assert {a.name for t in dag.tasks for a in t.outlets} >= {"trident1aiq.sales", "trident1aiq.loyalty_ledger"}
+
+
+@pytest.mark.parametrize("wired", ["sqlite"], indirect=True)
+def test_asset_events_carry_the_business_day_and_the_counts(wired, airflow_db):
+    """Each successful task's outlets get an event of this run whose extra is the business day and
+    what the task counted: per credential for the ingest, checked against the warehouse."""
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    wh, _ = wired
+    dr = run_day()
+    assert str(dr.state).endswith("success")
+    with create_session() as session:
+        rows = session.execute(select(AssetModel.uri, AssetEvent.extra, AssetEvent.source_task_id)
+                               .join(AssetModel, AssetModel.id == AssetEvent.asset_id)
+                               .where(AssetEvent.source_run_id == dr.run_id)).all()
+    events: dict[str, list[dict]] = {}
+    for uri, extra, task_id in rows:
+        events.setdefault(uri.rsplit("/", 1)[1], []).append(dict(extra, task=task_id))
+    assert sorted(events) == ["loyalty_ledger", "opt_in_requests", "personas", "refunds", "sales"]
+    sales = {e["credential"]: e for e in events["sales"]}
+    assert sorted(sales) == ["trident1_acme", "trident1_bolt"]  # one event per mapped ingest
+    day = DAY.isoformat()
+    assert all(e["business_date"] == day for es in events.values() for e in es)
+    assert sum(e["loaded"] for e in sales.values()) == count(wh, "SELECT COUNT(*) FROM sales") > 100
+    assert sum(e["refunds_loaded"] for e in events["refunds"]) == count(wh, "SELECT COUNT(*) FROM refunds")
+    (ledger,) = events["loyalty_ledger"]
+    assert ledger["task"] == "loyalty" and ledger["points_earned"] == count(
+        wh, "SELECT COALESCE(SUM(points), 0) FROM loyalty_ledger WHERE entry_type = 'earn'") > 0
+    (opt_in,) = events["opt_in_requests"]
+    assert opt_in["created"] == count(wh, "SELECT COUNT(*) FROM opt_in_requests")
+
+
 def test_rule7_broken_mapping_fails_the_run_and_writes_nothing(wired, monkeypatch, airflow_db):
     wh, _ = wired
     maps = json.loads(default_variable_text("trident1_store_mappings"))

@@ -353,6 +353,22 @@ def check_config(facts: RunFacts) -> list[list[str]]:
     return shards
 
 
+def announce(task: str, facts: RunFacts, summary: dict[str, Any], context: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Give this task's asset events (its outlets, ``assets.py``) their extras: the business day and
+    the counts of ``summary``; returns ``summary`` (the task's XCom). Airflow records the events when
+    the task succeeds."""
+    from trident1_aiq.airflow.assets import event_extras
+
+    if context is None:
+        from airflow.sdk import get_current_context
+
+        context = get_current_context()
+    events = context["outlet_events"]
+    for asset, extra in event_extras(task, facts.business_date.isoformat(), summary).items():
+        events[asset].extra = extra
+    return summary
+
+
 def _no_retry(exc: Exception) -> Exception:
     """Errors that a retry cannot fix fail the task at once (Airflow's AirflowFailException)."""
     from airflow.sdk.exceptions import AirflowFailException

@@ -61,6 +61,8 @@ def airflow_env(base: dict[str, str], home: Path, port: int, sandbox_url: str, w
         "GX_ANALYTICS_ENABLED": "false",
     })
     env.setdefault("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", DEFAULT_USERS)
+    # The Connection form's Test button (the Trident1 type's asks for /locations); Airflow disables it by default.
+    env.setdefault("AIRFLOW__CORE__TEST_CONNECTION", "Enabled")
     # Every component must sign and check the same tokens; one secret per launch unless given.
     env.setdefault("AIRFLOW__API_AUTH__JWT_SECRET", secrets.token_hex(32))
     env.setdefault("AIRFLOW__API__SECRET_KEY", secrets.token_hex(32))
