@@ -64,7 +64,7 @@ def trident1_sales_daily():
 
         get_current_context()["shard"] = shard_label(credentials)  # names the mapped task instance in the UI
         facts = adapter.run_facts()
-        return adapter.announce("ingest", facts, adapter.ingest_shard(credentials, facts))
+        return adapter.announce("ingest", facts, adapter.ingest_shard(credentials, facts), credentials=credentials)
 
     @task(trigger_rule=TriggerRule.ALL_DONE, pool=FAIR.warehouse_pool, outlets=outlets("loyalty"))
     def loyalty() -> dict:

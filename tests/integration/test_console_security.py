@@ -12,7 +12,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -585,3 +585,78 @@ def test_concurrent_saves_on_a_postgresql_metadata_db_lose_no_edit(tmp_path):
             assert sorted(t["results"].values()) == ["changed", "saved"] and t["lost"] == [], t
     finally:
         drop_pg_database(name)
+
+
+@pytest.fixture
+def parsed_dag(console):
+    """The DAG parsed into the metadata DB as the dag-processor writes it (paused, its next run due);
+    its runs removed afterwards."""
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.dagbag import BundleDagBag, sync_bag_to_db
+    from airflow.models import DagModel, DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import delete, update
+
+    from trident1_aiq.console.airflow_side import DAG_ID
+
+    def parse():
+        manager = DagBundlesManager()
+        manager.sync_bundles_to_db()
+        bundle = manager.get_bundle("dags-folder")
+        bundle.initialize()
+        sync_bag_to_db(BundleDagBag(dag_folder=bundle.path, bundle_path=bundle.path, bundle_name=bundle.name),
+                       bundle.name, bundle.version)
+
+    def reset():
+        with create_session() as session:
+            session.execute(delete(DagRun).where(DagRun.dag_id == DAG_ID))
+            session.execute(update(DagModel).where(DagModel.dag_id == DAG_ID).values(is_paused=True))
+        parse()  # next_dagrun recomputed from the (no) scheduled runs, as at every parse
+
+    reset()
+    yield parse
+    reset()
+
+
+def _runs_and_due(session):
+    """The DAG's runs (run type, business day) and whether the scheduler would now create a scheduled one."""
+    from airflow.models import DagModel, DagRun
+    from sqlalchemy import select
+
+    from trident1_aiq.console.airflow_side import DAG_ID, _interval_day
+
+    runs = sorted((str(r.run_type).rsplit(".", 1)[-1].lower(), (r.conf or {}).get("business_date") or _interval_day(r))
+                  for r in session.scalars(select(DagRun).where(DagRun.dag_id == DAG_ID)))
+    due, _ = DagModel.dags_needing_dagruns(session)
+    return runs, DAG_ID in {dm.dag_id for dm in due}
+
+
+@pytest.mark.parametrize("days_back", [1, 3])
+def test_trigger_with_unpause_is_the_only_run_of_its_day_and_comes_first(console, parsed_dag, days_back):
+    """Unpausing a catchup=False DAG makes the scheduler create the latest interval's scheduled run at once.
+    The console's Trigger of that day is that run (one run of the day, the admin's, which does the work);
+    of an older day, a manual run while the scheduler holds its own back (max_active_runs) until it ends.
+    The dag-processor's next parse keeps it so."""
+    from airflow.models import DagModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    from trident1_aiq.console.airflow_side import DAG_ID
+
+    client, _ = console
+    day = (datetime.now(UTC).date() - timedelta(days=days_back)).isoformat()
+    with create_session() as session:
+        assert session.scalar(select(DagModel.is_paused).where(DagModel.dag_id == DAG_ID)) is True
+    login(client, "admin")
+    csrf, _ = form_token(client)
+    r = client.post("/trident1/trigger", data={"csrf_token": csrf, "day": day, "unpause": "yes"})
+    assert r.status_code == 200 and f"for {day}" in r.text, r.text[-2000:]
+    for reparse in (False, True):
+        if reparse:
+            parsed_dag()
+        with create_session() as session:
+            assert session.scalar(select(DagModel.is_paused).where(DagModel.dag_id == DAG_ID)) is False
+            runs, due = _runs_and_due(session)
+        kind = "scheduled" if days_back == 1 else "manual"
+        assert runs == [(kind, day)], runs  # the admin's run, the only one
+        assert due is False, "the scheduler would start a second run now"

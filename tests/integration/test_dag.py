@@ -183,11 +183,12 @@ def test_asset_events_carry_the_business_day_and_the_counts(wired, airflow_db):
     for uri, extra, task_id in rows:
         events.setdefault(uri.rsplit("/", 1)[1], []).append(dict(extra, task=task_id))
     assert sorted(events) == ["loyalty_ledger", "opt_in_requests", "personas", "refunds", "sales"]
-    sales = {e["credential"]: e for e in events["sales"]}
-    assert sorted(sales) == ["trident1_acme", "trident1_bolt"]  # one event per mapped ingest
+    sales = {c: e for e in events["sales"] for c in e["credentials"]}
+    assert sorted(sales) == ["trident1_acme", "trident1_bolt"]  # one event per mapped shard, naming its credentials
+    assert sum(len(e["credentials"]) for e in events["sales"]) == 2
     day = DAY.isoformat()
     assert all(e["business_date"] == day for es in events.values() for e in es)
-    assert sum(e["loaded"] for e in sales.values()) == count(wh, "SELECT COUNT(*) FROM sales") > 100
+    assert sum(e["loaded"] for e in events["sales"]) == count(wh, "SELECT COUNT(*) FROM sales") > 100
     assert sum(e["refunds_loaded"] for e in events["refunds"]) == count(wh, "SELECT COUNT(*) FROM refunds")
     (ledger,) = events["loyalty_ledger"]
     assert ledger["task"] == "loyalty" and ledger["points_earned"] == count(

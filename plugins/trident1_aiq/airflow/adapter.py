@@ -353,10 +353,11 @@ def check_config(facts: RunFacts) -> list[list[str]]:
     return shards
 
 
-def announce(task: str, facts: RunFacts, summary: dict[str, Any], context: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Give this task's asset events (its outlets, ``assets.py``) their extras: the business day and
-    the counts of ``summary``; returns ``summary`` (the task's XCom). Airflow records the events when
-    the task succeeds."""
+def announce(task: str, facts: RunFacts, summary: dict[str, Any], context: dict[str, Any] | None = None,
+             credentials: list[str] | None = None) -> dict[str, Any]:
+    """Give this task's asset events (its outlets, ``assets.py``) their extras: the business day, the
+    shard's ``credentials`` (ingest) and the counts of ``summary``; returns ``summary`` (the task's
+    XCom, counts only). Airflow records the events when the task succeeds."""
     from trident1_aiq.airflow.assets import event_extras
 
     if context is None:
@@ -364,7 +365,7 @@ def announce(task: str, facts: RunFacts, summary: dict[str, Any], context: dict[
 
         context = get_current_context()
     events = context["outlet_events"]
-    for asset, extra in event_extras(task, facts.business_date.isoformat(), summary).items():
+    for asset, extra in event_extras(task, facts.business_date.isoformat(), summary, credentials).items():
         events[asset].extra = extra
     return summary
 
@@ -413,6 +414,9 @@ class ShardFailed(RuntimeError):
     (some failures were transient)."""
 
 
+SHARD_TALLIES = ("credentials", "succeeded", "skipped", "failed")
+
+
 def ingest_shard(credentials: list[str], facts: RunFacts) -> dict[str, int]:
     """Ingest a shard's credentials one after another in this one task (issue 18).
 
@@ -446,8 +450,9 @@ def ingest_shard(credentials: list[str], facts: RunFacts) -> dict[str, int]:
                 log.error("credential %s failed: %s", credential, failed[credential])
                 continue
             totals["succeeded"] += 1
-            for k in ("records_read", "loaded", "updated", "quarantined", "held"):
-                totals[k] += int(summary.get(k) or 0)
+            for k, v in summary.items():  # every count of the credential's summary, summed over the shard
+                if isinstance(v, int) and not isinstance(v, bool) and k not in SHARD_TALLIES:
+                    totals[k] = totals.get(k, 0) + v
     totals["failed"] = len(failed)
     log.info("shard of %d credentials: %s", len(credentials), totals)
     if failed:

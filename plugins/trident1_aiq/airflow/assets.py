@@ -12,7 +12,7 @@ Cheap to import (the DAG file imports it at parse time): Asset objects only, no 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from airflow.sdk import Asset
@@ -54,13 +54,14 @@ def outlets(task: str) -> list[Asset]:
     return list(COUNTS[task])
 
 
-def event_extras(task: str, business_date: str, summary: Mapping[str, Any]) -> dict[Asset, dict[str, Any]]:
-    """Each outlet's event extra: the business day, the credential (ingest) and the task's counts."""
+def event_extras(task: str, business_date: str, summary: Mapping[str, Any],
+                 credentials: Sequence[str] | None = None) -> dict[Asset, dict[str, Any]]:
+    """Each outlet's event extra: the business day, the shard's credentials (ingest) and the task's counts."""
     extras = {}
     for asset, measures in COUNTS[task].items():
         extra: dict[str, Any] = {"business_date": business_date}
-        if summary.get("credential"):
-            extra["credential"] = summary["credential"]
+        if credentials:
+            extra["credentials"] = list(credentials)
         extra.update({m: int(summary.get(m) or 0) for m in measures})
         extras[asset] = extra
     return extras

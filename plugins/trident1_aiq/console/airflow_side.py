@@ -179,10 +179,22 @@ def _interval_day(run) -> str | None:
 
 
 def trigger(session, day: date, user_name: str, unpause: bool) -> str:
-    """A manual run for business day ``day``, as Airflow's own trigger endpoint creates one."""
+    """A run for business day ``day``, as Airflow's own trigger endpoint creates one, that is the only
+    run of that day: unpausing must not let the scheduler start a second one that takes the work.
+
+    Unpaused, a ``catchup=False`` DAG gets a scheduled run of its latest complete interval at once (the
+    scheduler's ``next_dagrun``, recomputed from the latest scheduled run at every parse). So:
+
+    * when ``day`` is that pending interval's day, the admin's run *is* that scheduled run (its run id,
+      interval and logical date, with the admin as the triggering user and ``business_date`` in its conf),
+      and the DAG's next run moves on to the following interval: one run of the day;
+    * otherwise a manual run, and the DAG is marked as at ``max_active_runs`` (as the scheduler and the
+      dag-processor count a queued run), so a pending scheduled run of another day waits until this one
+      has ended instead of starting first and taking its work (held records released, rule 6).
+    """
     from airflow.api_fastapi.common.dagbag import create_dag_bag
     from airflow.api_fastapi.core_api.datamodels.dag_run import TriggerDAGRunPostBody
-    from airflow.models import DagModel
+    from airflow.models import DagModel, DagRun
     from airflow.utils.state import DagRunState
     from airflow.utils.types import DagRunTriggeredByType, DagRunType
     from sqlalchemy import select
@@ -196,18 +208,41 @@ def trigger(session, day: date, user_name: str, unpause: bool) -> str:
     if unpause and dm.is_paused:
         dm.is_paused = False
         _audit(session, "patch_dag", user_name, {"is_paused": False, "method": "POST"}, dag_id=DAG_ID)
-    body = TriggerDAGRunPostBody(logical_date=None, conf={"business_date": day.isoformat()},
-                                 note=f"triggered from the {SOURCE} by {user_name}")
-    params = body.validate_context(dag)
-    run = dag.create_dagrun(
-        run_id=params["run_id"], logical_date=params["logical_date"], data_interval=params["data_interval"],
-        run_after=params["run_after"], conf=params["conf"], run_type=DagRunType.MANUAL,
-        triggered_by=DagRunTriggeredByType.UI, triggering_user_name=user_name, state=DagRunState.QUEUED,
-        partition_key=params["partition_key"], partition_date=params["partition_date"], session=session)
+    note = f"triggered from the {SOURCE} by {user_name}"
+    conf = {"business_date": day.isoformat()}
+    common = {"conf": conf, "triggered_by": DagRunTriggeredByType.UI, "triggering_user_name": user_name,
+              "state": DagRunState.QUEUED, "note": note, "session": session}
+    pending = pending_scheduled_day(dm, datetime.now(UTC))
+    if pending == day:
+        run = dag.create_dagrun(
+            run_id=DagRun.generate_run_id(run_type=DagRunType.SCHEDULED, logical_date=dm.next_dagrun,
+                                          run_after=dm.next_dagrun_create_after),
+            logical_date=dm.next_dagrun, data_interval=dm.next_dagrun_data_interval,
+            run_after=dm.next_dagrun_create_after, run_type=DagRunType.SCHEDULED, **common)
+        dm.calculate_dagrun_date_fields(dag, reference_run=run)
+    else:
+        body = TriggerDAGRunPostBody(logical_date=None, conf=conf, note=note)
+        params = body.validate_context(dag)
+        run = dag.create_dagrun(
+            run_id=params["run_id"], logical_date=params["logical_date"], data_interval=params["data_interval"],
+            run_after=params["run_after"], run_type=DagRunType.MANUAL, partition_key=params["partition_key"],
+            partition_date=params["partition_date"], **common)
+        active = DagRun.active_runs_of_dags(dag_ids=[DAG_ID], exclude_backfill=True, session=session)
+        dm.exceeds_max_non_backfill = active.get(DAG_ID, 0) >= (dm.max_active_runs or 0)
     _audit(session, "trigger_dag_run", user_name, {"business_date": day.isoformat(), "method": "POST"},
            dag_id=DAG_ID, run_id=run.run_id)
     session.commit()
     return run.run_id
+
+
+def pending_scheduled_day(dm, now: datetime) -> date | None:
+    """The business day of the scheduled run the scheduler would create now (or as soon as the DAG is
+    unpaused): its ``next_dagrun`` interval, if that interval is due. None when nothing is due."""
+    interval = dm.next_dagrun_data_interval
+    due = dm.next_dagrun_create_after
+    if interval is None or due is None or due > now:
+        return None
+    return interval.start.astimezone(UTC).date()
 
 
 def default_day(now: datetime | None = None) -> date:
