@@ -243,16 +243,21 @@ def test_rule7_failed_check_config_skips_later_steps_and_writes_nothing(wired, m
     assert "get_template_env" not in caplog.text
 
 
+def alerts_to(hook: Webhook, monkeypatch) -> None:
+    """Alerts enabled on the webhook channel, delivered to ``hook``."""
+    monkeypatch.setenv("AIRFLOW_CONN_AIQ_ALERTS_WEBHOOK", json.dumps(
+        {"conn_type": "http", "host": "127.0.0.1", "port": hook.port, "schema": "http", "password": "t"}))
+    integ = json.loads(default_variable_text("trident1_integration"))
+    integ["alerts"] = {"enabled": True, "channel": "webhook"}
+    monkeypatch.setenv("AIRFLOW_VAR_TRIDENT1_INTEGRATION", json.dumps(integ))
+
+
 def test_failure_callback_delivers_its_alert_under_dags_test(wired, monkeypatch):
     """Defect 8: under `dag.test()` the failure callback crashed on the serialized DAG and buried
     the run's real error; now it runs and the alert names the run's failure."""
     hook = Webhook()
     try:
-        monkeypatch.setenv("AIRFLOW_CONN_AIQ_ALERTS_WEBHOOK", json.dumps(
-            {"conn_type": "http", "host": "127.0.0.1", "port": hook.port, "schema": "http", "password": "t"}))
-        integ = json.loads(default_variable_text("trident1_integration"))
-        integ["alerts"] = {"enabled": True, "channel": "webhook"}
-        monkeypatch.setenv("AIRFLOW_VAR_TRIDENT1_INTEGRATION", json.dumps(integ))
+        alerts_to(hook, monkeypatch)
         bolt = json.loads(os.environ["AIRFLOW_CONN_TRIDENT1_BOLT"])
         monkeypatch.setenv("AIRFLOW_CONN_TRIDENT1_BOLT", json.dumps(dict(bolt, password="revoked-key")))
         dr = run_day()
@@ -269,11 +274,7 @@ def test_item13_a_refused_configuration_alerts_under_dags_test(wired, monkeypatc
     wh, _ = wired
     hook = Webhook()
     try:
-        monkeypatch.setenv("AIRFLOW_CONN_AIQ_ALERTS_WEBHOOK", json.dumps(
-            {"conn_type": "http", "host": "127.0.0.1", "port": hook.port, "schema": "http", "password": "t"}))
-        integ = json.loads(default_variable_text("trident1_integration"))
-        integ["alerts"] = {"enabled": True, "channel": "webhook"}
-        monkeypatch.setenv("AIRFLOW_VAR_TRIDENT1_INTEGRATION", json.dumps(integ))
+        alerts_to(hook, monkeypatch)
         maps = json.loads(default_variable_text("trident1_store_mappings"))
         maps[0]["store_id"] = "atlantis"
         monkeypatch.setenv("AIRFLOW_VAR_TRIDENT1_STORE_MAPPINGS", json.dumps(maps))
