@@ -45,16 +45,33 @@ def installed(tmp_path_factory) -> Path:
     return site
 
 
+# The test's venv may hold the package already (``make install`` does ``pip install -e .``): the probe
+# sees only the metadata the test gives it, so every other trident1-aiq distribution is hidden.
+# Airflow reads entry points through importlib_metadata on Python 3.11, the console through the stdlib.
+ONLY_GIVEN_METADATA = """
+import importlib.metadata, importlib_metadata, os
+def _only_given(everything, given=os.environ.get("PROBE_METADATA") or None):
+    def distributions(**kw):
+        for d in everything(**kw):
+            ours = (d.metadata["Name"] or "").lower().replace("_", "-") == "trident1-aiq"
+            if not ours or (given and str(getattr(d, "_path", "")).startswith(given)):
+                yield d
+    return distributions
+for _md in (importlib.metadata, importlib_metadata):
+    _md.distributions = _only_given(_md.distributions)
+"""
+
+
 def airflow_probe(code: str, tmp_path: Path, *, metadata: Path | None, plugins_folder: Path) -> dict:
     """Run ``code`` in a fresh interpreter: the package importable from the checkout, its installed
-    metadata on the path only when ``metadata`` is given."""
+    metadata visible only when ``metadata`` is given."""
     path = [str(metadata)] if metadata else []
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
     env.update({"PYTHONPATH": os.pathsep.join([*path, str(ROOT / "plugins")]), "AIRFLOW_HOME": str(tmp_path / "home"),
                 "AIRFLOW__CORE__PLUGINS_FOLDER": str(plugins_folder), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-                "AIRFLOW__CORE__DAGS_FOLDER": str(tmp_path / "no-dags")})
-    out = subprocess.run([sys.executable, "-c", code], check=False, env=env, cwd=tmp_path, capture_output=True, text=True,
-                         timeout=180)
+                "AIRFLOW__CORE__DAGS_FOLDER": str(tmp_path / "no-dags"), "PROBE_METADATA": str(metadata or "")})
+    out = subprocess.run([sys.executable, "-c", ONLY_GIVEN_METADATA + code], check=False, env=env, cwd=tmp_path,
+                         capture_output=True, text=True, timeout=180)
     assert out.returncode == 0, out.stderr[-3000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
 
