@@ -55,8 +55,10 @@ def trident1_sales_daily():
     # (docs/operations.md#parallelism-shards-and-pools). Outlets: the warehouse tables each task
     # updates (trident1_aiq/airflow/assets.py, docs/warehouse.md); adapter.announce gives their
     # events the business day and the task's counts.
+    # multiple_outputs=False: a task returning a dict pushes it as one XCom, not one more per key
+    # (Airflow infers multiple_outputs from the `-> dict` annotation: 20 XCom writes a shard).
     @task(map_index_template="{{ shard }}", max_active_tis_per_dagrun=FAIR.max_active_shards, pool=FAIR.api_pool,
-          outlets=outlets("ingest"))
+          outlets=outlets("ingest"), multiple_outputs=False)
     def ingest(credentials: list[str]) -> dict:
         """Extract, validate (Great Expectations) and load a shard's Trident1 credentials, one by one."""
         from trident1_aiq.airflow import adapter
@@ -66,7 +68,8 @@ def trident1_sales_daily():
         facts = adapter.run_facts()
         return adapter.announce("ingest", facts, adapter.ingest_shard(credentials, facts), credentials=credentials)
 
-    @task(trigger_rule=TriggerRule.ALL_DONE, pool=FAIR.warehouse_pool, outlets=outlets("loyalty"))
+    @task(trigger_rule=TriggerRule.ALL_DONE, pool=FAIR.warehouse_pool, outlets=outlets("loyalty"),
+          multiple_outputs=False)
     def loyalty() -> dict:
         """Enrol, earn, log redemptions, reconcile refunds (skipped on invalid configuration)."""
         from trident1_aiq.airflow import adapter
@@ -74,7 +77,8 @@ def trident1_sales_daily():
         facts = adapter.run_facts(after_check=True)
         return adapter.announce("loyalty", facts, adapter.loyalty(facts))
 
-    @task(trigger_rule=TriggerRule.ALL_DONE, pool=FAIR.warehouse_pool, outlets=outlets("opt_in"))
+    @task(trigger_rule=TriggerRule.ALL_DONE, pool=FAIR.warehouse_pool, outlets=outlets("opt_in"),
+          multiple_outputs=False)
     def opt_in() -> dict:
         """Ingest SMS replies, expire, create and send double opt-in requests (quiet hours respected)."""
         from trident1_aiq.airflow import adapter
@@ -82,7 +86,7 @@ def trident1_sales_daily():
         facts = adapter.run_facts(after_check=True)
         return adapter.announce("opt_in", facts, adapter.opt_in(facts))
 
-    @task(trigger_rule=TriggerRule.ALL_DONE, retries=0)
+    @task(trigger_rule=TriggerRule.ALL_DONE, retries=0, multiple_outputs=False)
     def run_report() -> dict:
         """Summarise the run from etl_runs (runs even when an ingest failed)."""
         from trident1_aiq.airflow import adapter

@@ -103,11 +103,20 @@ def test_business_date_from_param_or_data_interval():
     assert business_date_of(manual).isoformat() == "2026-11-25"  # no logical date: the last complete day
 
 
+def xcom_keys(run_id: str) -> set[str]:
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        return {x.key for x in session.query(XComModel).filter(XComModel.run_id == run_id)}
+
+
 def test_dag_end_to_end_loads_reruns_idempotently_and_leaks_no_key(wired, capfd, caplog, airflow_db):
     caplog.set_level(logging.DEBUG)
     wh, server = wired
     dr = run_day()
     assert str(dr.state).endswith("success")
+    assert xcom_keys(dr.run_id) == {"return_value"}  # one XCom a task (counts), not one more per key
     st = server.state
     mapped = {(m["credential"], m["location_id"])
               for m in json.loads(default_variable_text("trident1_store_mappings"))}
