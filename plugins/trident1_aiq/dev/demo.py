@@ -2,7 +2,8 @@
 
 Starts the sandbox in-process, points the Connections at it and sets the demo's
 Variables from ``config/`` (environment variables, as a deployment may), runs ``trident1_sales_daily`` with
-``dag.test()`` for yesterday (UTC) and prints what was loaded and quarantined.
+``dag.test(use_executor=True)`` for yesterday (UTC), a run like any other in Airflow's grid (:func:`run_dag`),
+and prints what was loaded and quarantined.
 Needs a migrated Airflow metadata DB (``make run`` does ``airflow db migrate``).
 """
 
@@ -175,9 +176,10 @@ def main(argv: list[str] | None = None) -> int:
         state = str(getattr(dagrun, "state", "unknown")).rsplit(".", 1)[-1]
         texts = len(sandbox.state.messages)
     print_summary(warehouse_url(args.warehouse), getattr(dagrun, "run_id", "?"), day, state,
-                  time.perf_counter() - started)
+                  run_seconds(dagrun, time.perf_counter() - started))
     print(f"  texts the sandbox gateway sent  {texts:>10}  (opt-in requests outside 08:00–21:00 store time wait)")
     print("  Connections used:\n" + "\n".join(f"    {line}" for line in sources))
+    print(f"  the run's task logs (Airflow's UI shows them, make airflow): {task_log_dir(dagrun)}")
     if log_path:
         print(f"  Airflow's output of the run (task logs, tracebacks): {os.path.relpath(log_path)}")
     return 0 if state.endswith("success") else 1
@@ -186,18 +188,33 @@ def main(argv: list[str] | None = None) -> int:
 def run_dag(dag, day: date):
     """One run of ``dag`` for business day ``day``, as Airflow shows any other manual run (issue 19 item 3).
 
-    Its logical date is the real instant it is made, as a run triggered in the UI now would have
-    (the business day goes in the ``business_date`` param): every run keeps its own row, since
-    ``dag.test`` replaces a run of the same logical date and clears its task instances, and the run's
-    ``start_date`` (``dag.test`` makes it the logical date) is when it started, so its duration is
-    seconds. Its tasks run through Airflow's task supervisor (:mod:`trident1_aiq.dev.executor`), each
-    writing its log where the api-server reads task logs."""
+    Its logical date is the real instant it is made, as a run triggered in the UI now would have (the
+    business day goes in the ``business_date`` param). ``dag.test`` replaces any run of the same logical
+    date and clears its task instances, so a fixed logical date per day (as before) kept only the last run
+    of a day; and it makes the run's ``start_date`` the logical date, so its duration was the days since.
+    Now every run keeps its own row and its duration is seconds. Its tasks run through Airflow's task
+    supervisor (:mod:`trident1_aiq.dev.executor`), each writing its log where the api-server reads it."""
     from trident1_aiq.ingest.validate import preload
 
     preload()  # Great Expectations' import (seconds), once here rather than in each forked ingest task
     now = datetime.now(UTC)
     return dag.test(logical_date=now, run_after=now, run_conf={"business_date": day.isoformat()},
                     use_executor=True)
+
+
+def run_seconds(dagrun, fallback: float) -> float:
+    """The run's duration as Airflow records it (the grid and the console show the same), else ``fallback``."""
+    start, end = getattr(dagrun, "start_date", None), getattr(dagrun, "end_date", None)
+    return (end - start).total_seconds() if start and end else fallback
+
+
+def task_log_dir(dagrun) -> str:
+    """Where the run's task logs are: ``[logging] base_log_folder``, then the DAG and the run (Airflow's default
+    ``log_filename_template``)."""
+    from airflow.configuration import conf
+
+    folder = Path(conf.get("logging", "base_log_folder")) / f"dag_id={getattr(dagrun, 'dag_id', '?')}"
+    return os.path.relpath(folder / f"run_id={getattr(dagrun, 'run_id', '?')}")
 
 
 def warehouse_url(default_path: Path) -> str:
