@@ -1,10 +1,9 @@
 """A run made by `make run` looks in Airflow like any other run (issue 19 item 3): each run keeps its own
 row (a failed one too, when the same day runs again), its duration is the seconds it took, not the days
-since its logical date, and each task that ran has a log the api-server's log reader returns."""
+since its logical date, and each task that ran has a log the api-server's log endpoint returns, as the UI reads it."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
@@ -31,15 +30,31 @@ def make_run(tmp_path, **env_extra: str) -> tuple[int, str, str]:
     return done.returncode, found.group(1), done.stdout
 
 
-def log_text(ti) -> str:
-    """The task instance's log as the api-server's log endpoint reads it (``TaskLogReader``)."""
-    from airflow.utils.log.log_reader import TaskLogReader
+@pytest.fixture
+def api(monkeypatch):
+    """Airflow's api-server app (the REST API the UI reads), every user an admin."""
+    from airflow.api_fastapi.app import create_app, purge_cached_app
+    from fastapi.testclient import TestClient
 
-    messages, _ = TaskLogReader().read_log_chunks(ti, ti.try_number, {})
-    return "\n".join(json.dumps(m.model_dump(mode="json") if hasattr(m, "model_dump") else str(m)) for m in messages)
+    monkeypatch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "True")
+    monkeypatch.setenv("AIRFLOW__API_AUTH__JWT_SECRET", "test-jwt-secret-" + "0123456789abcdef" * 4)
+    purge_cached_app()
+    client = TestClient(create_app("core"))
+    token = client.get("/auth/token").json()["access_token"]
+    client.headers["Authorization"] = f"Bearer {token}"
+    yield client
+    purge_cached_app()
 
 
-def test_item3_every_make_run_run_stays_with_its_real_duration_and_task_logs(airflow_db, tmp_path):
+def log_events(api, ti) -> list[str]:
+    """The task instance's log as the UI gets it (the api-server's log endpoint): its events."""
+    r = api.get(f"/api/v2/dags/{DAG_ID}/dagRuns/{ti.run_id}/taskInstances/{ti.task_id}/logs/{ti.try_number}",
+                params={"map_index": ti.map_index})
+    assert r.status_code == 200, r.text
+    return [str(m.get("event", "")) for m in r.json()["content"]]
+
+
+def test_item3_every_make_run_run_stays_with_its_real_duration_and_task_logs(airflow_db, tmp_path, api):
     from airflow.models import DagRun, TaskInstance
     from airflow.utils.session import create_session
     from sqlalchemy import func, select
@@ -73,12 +88,17 @@ def test_item3_every_make_run_run_stays_with_its_real_duration_and_task_logs(air
         assert {t for r, t, _ in ran if r == ok_id} == {"check_config", "ingest", "loyalty", "opt_in", "run_report"}
         for key, ti in ran.items():
             assert ti.hostname and ti.start_date and ti.end_date, key  # run by a supervised process, as a worker's
-            text = log_text(ti)
-            assert ti.task_id in text or '"event"' in text, (key, text[:500])
-            assert "Returned value was" in text or ti.state != "success", (key, text[:500])
-        assert "malformed" in log_text(ran[(failed_id, "check_config", -1)])  # the reason, in the UI's log
+            events = log_events(api, ti)
+            assert "::group::Pre Execute" in events, (key, events[:8])  # the task's own log, not "no log found"
+            if ti.state == "success":
+                assert any(e.startswith("Done. Returned value was") for e in events), (key, events)
+        reason = log_events(api, ran[(failed_id, "check_config", -1)])
+        assert any("malformed" in e for e in reason), reason  # why the run failed, in the UI's log
 
         state = dag_state(session)  # the console's Integration health: its runs and their durations
+    listed = {r["dag_run_id"]: r for r in api.get(f"/api/v2/dags/{DAG_ID}/dagRuns", params={"limit": 100}).json()["dag_runs"]}
+    assert {failed_id, ok_id} <= set(listed)  # what the UI's grid lists
+    assert listed[failed_id]["state"] == "failed"
     shown = {r["run_id"]: r for r in state["runs"]}
     for run_id in (failed_id, ok_id):
         assert shown[run_id]["business_date"] == "2026-11-20"
