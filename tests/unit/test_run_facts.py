@@ -21,8 +21,8 @@ class TI:
         return self.xcom
 
 
-def context(ti=None):
-    run = type("R", (), {"start_date": datetime(2026, 11, 26, 0, 5, tzinfo=UTC)})()
+def context(ti=None, start_date=datetime(2026, 11, 26, 0, 5, tzinfo=UTC)):
+    run = type("R", (), {"run_after": datetime(2026, 11, 26, tzinfo=UTC), "start_date": start_date})()
     return {"run_id": "scheduled__2026-11-25", "params": {}, "data_interval_start": datetime(2026, 11, 25, tzinfo=UTC),
             "dag_run": run, "ti": ti}
 
@@ -30,11 +30,21 @@ def context(ti=None):
 def test_facts_of_a_run():
     facts = run_facts(context())
     assert (facts.run_id, facts.business_date, facts.now) == \
-        ("scheduled__2026-11-25", date(2026, 11, 25), datetime(2026, 11, 26, 0, 5, tzinfo=UTC))
+        ("scheduled__2026-11-25", date(2026, 11, 25), datetime(2026, 11, 26, tzinfo=UTC))
     assert abs((facts.clock() - datetime.now(UTC)).total_seconds()) < 5  # the real clock, not the run's instant
     assert facts.config_checked is False
     with pytest.raises(dataclasses.FrozenInstanceError):
         facts.run_id = "other"  # type: ignore[misc]
+
+
+def test_the_runs_instant_is_its_run_after_whatever_its_start_and_never_the_wall_clock():
+    """Clearing a run resets its start_date (and a run cleared while queued has none): the instant
+    that keys request rows and expiry must not move with it (issue 19 item 3)."""
+    first = run_facts(context()).now
+    assert run_facts(context(start_date=datetime(2026, 11, 27, 9, tzinfo=UTC))).now == first  # after a clear
+    assert run_facts(context(start_date=None)).now == first
+    with pytest.raises(ValueError, match="run_after"):
+        run_facts({"run_id": "r", "params": {"business_date": "2026-11-25"}, "dag_run": object()})
 
 
 def test_after_check_asks_check_configs_xcom_only_when_told():

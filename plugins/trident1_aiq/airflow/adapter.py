@@ -218,12 +218,16 @@ def run_id_of(context: dict[str, Any]) -> str:
     return str(context["run_id"])
 
 
-def run_start_of(context: dict[str, Any]) -> datetime:
+def run_instant_of(context: dict[str, Any]) -> datetime:
     """One fixed instant per run, for what must be stable across retries (keys, windows,
-    expiry): the run's start. Never used to judge a send (see :func:`opt_in`)."""
-    dag_run = context.get("dag_run")
-    start = getattr(dag_run, "start_date", None)
-    return start.astimezone(UTC) if start else datetime.now(UTC)
+    expiry): the run's ``run_after``, when it became due (a scheduled run: the end of its
+    interval) or was triggered (a manual run). Airflow sets it once, when it creates the run:
+    neither a task's retry nor clearing the run changes it (clearing resets ``start_date``), and
+    it is never the wall clock. Never used to judge a send (see :func:`opt_in`)."""
+    instant = getattr(context.get("dag_run"), "run_after", None)
+    if instant is None:
+        raise ValueError("the task's context has no dag_run.run_after: the run has no fixed instant")
+    return instant.astimezone(UTC)
 
 
 def real_clock() -> datetime:
@@ -237,7 +241,7 @@ class RunFacts:
     run_id: str
     business_date: date
     now: datetime
-    """The run's fixed instant (its start): the same in every task and every retry."""
+    """The run's fixed instant (its ``run_after``): the same in every task, every retry and after a clear."""
     clock: Callable[[], datetime] = real_clock
     """The real time, read when it matters (a text is judged when it is sent, rules 3, 24)."""
     config_checked: bool = False
@@ -258,7 +262,7 @@ def run_facts(context: dict[str, Any] | None = None, *, after_check: bool = Fals
     if after_check:
         checked = ti is not None and ti.xcom_pull(task_ids="check_config") is not None
     return RunFacts(run_id=run_id_of(context), business_date=business_date_of(context),
-                    now=run_start_of(context), config_checked=checked,
+                    now=run_instant_of(context), config_checked=checked,
                     attempt=int(getattr(ti, "try_number", None) or 1))
 
 

@@ -2,7 +2,8 @@
 
 Starts the sandbox in-process, points the Connections at it and sets the demo's
 Variables from ``config/`` (environment variables, as a deployment may), runs ``trident1_sales_daily`` with
-``dag.test()`` for yesterday (UTC) and prints what was loaded and quarantined.
+``dag.test(use_executor=True)`` for yesterday (UTC), a run like any other in Airflow's grid (:func:`run_dag`),
+and prints what was loaded and quarantined.
 Needs a migrated Airflow metadata DB (``make run`` does ``airflow db migrate``).
 """
 
@@ -15,7 +16,6 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
-from datetime import time as dtime
 from pathlib import Path
 
 from trident1_aiq.paths import REPO_ROOT as ROOT
@@ -133,6 +133,13 @@ def airflow_output(log_path: Path | None) -> Iterator[None]:
         os.close(saved[1])
 
 
+#: How ``make run`` has Airflow run the tasks, set before Airflow reads its configuration: the executor
+#: ``dag.test(use_executor=True)`` loads (``trident1_aiq.dev.executor``), and the task supervisor's longest
+#: wait between looks at its task process (Airflow's default, 5 s, adds up to that to every task's end).
+RUN_ENV = {"AIRFLOW__CORE__EXECUTOR": "trident1_aiq.dev.executor.DemoExecutor",
+           "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "1"}
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
@@ -142,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--verbose", action="store_true",
                    help="show Airflow's own output of the run here (else to make-run.log beside the warehouse file: var/)")
     args = p.parse_args(argv)
+    os.environ.update(RUN_ENV)
     day = args.day or (datetime.now(UTC).date() - timedelta(days=1))
     args.warehouse.parent.mkdir(parents=True, exist_ok=True)
 
@@ -159,23 +167,54 @@ def main(argv: list[str] | None = None) -> int:
         sys.path.insert(0, str(ROOT / "dags"))
         from trident1_sales_daily import DAG  # noqa: PLC0415
 
-        # A manual run names its business day; logical_date is when that day's interval ends.
         log_path = None if args.verbose else args.warehouse.parent / "make-run.log"
         if log_path:
             print(f"demo: running trident1_sales_daily for {day}; Airflow's output goes to "
                   f"{os.path.relpath(log_path)} (--verbose: here) ...", flush=True)
         with airflow_output(log_path):
-            dagrun = DAG.test(logical_date=datetime.combine(day + timedelta(days=1), dtime(0), UTC),
-                              run_conf={"business_date": day.isoformat()})
+            dagrun = run_dag(DAG, day)
         state = str(getattr(dagrun, "state", "unknown")).rsplit(".", 1)[-1]
         texts = len(sandbox.state.messages)
     print_summary(warehouse_url(args.warehouse), getattr(dagrun, "run_id", "?"), day, state,
-                  time.perf_counter() - started)
+                  run_seconds(dagrun, time.perf_counter() - started))
     print(f"  texts the sandbox gateway sent  {texts:>10}  (opt-in requests outside 08:00–21:00 store time wait)")
     print("  Connections used:\n" + "\n".join(f"    {line}" for line in sources))
+    print(f"  the run's task logs (Airflow's UI shows them, make airflow): {task_log_dir(dagrun)}")
     if log_path:
         print(f"  Airflow's output of the run (task logs, tracebacks): {os.path.relpath(log_path)}")
     return 0 if state.endswith("success") else 1
+
+
+def run_dag(dag, day: date):
+    """One run of ``dag`` for business day ``day``, as Airflow shows any other manual run (issue 19 item 3).
+
+    Its logical date is the real instant it is made, as a run triggered in the UI now would have (the
+    business day goes in the ``business_date`` param). ``dag.test`` replaces any run of the same logical
+    date and clears its task instances, so a fixed logical date per day (as before) kept only the last run
+    of a day; and it makes the run's ``start_date`` the logical date, so its duration was the days since.
+    Now every run keeps its own row and its duration is seconds. Its tasks run through Airflow's task
+    supervisor (:mod:`trident1_aiq.dev.executor`), each writing its log where the api-server reads it."""
+    from trident1_aiq.ingest.validate import preload
+
+    preload()  # Great Expectations' import (seconds), once here rather than in each forked ingest task
+    now = datetime.now(UTC)
+    return dag.test(logical_date=now, run_after=now, run_conf={"business_date": day.isoformat()},
+                    use_executor=True)
+
+
+def run_seconds(dagrun, fallback: float) -> float:
+    """The run's duration as Airflow records it (the grid and the console show the same), else ``fallback``."""
+    start, end = getattr(dagrun, "start_date", None), getattr(dagrun, "end_date", None)
+    return (end - start).total_seconds() if start and end else fallback
+
+
+def task_log_dir(dagrun) -> str:
+    """Where the run's task logs are: ``[logging] base_log_folder``, then the DAG and the run (Airflow's default
+    ``log_filename_template``)."""
+    from airflow.configuration import conf
+
+    folder = Path(conf.get("logging", "base_log_folder")) / f"dag_id={getattr(dagrun, 'dag_id', '?')}"
+    return os.path.relpath(folder / f"run_id={getattr(dagrun, 'run_id', '?')}")
 
 
 def warehouse_url(default_path: Path) -> str:

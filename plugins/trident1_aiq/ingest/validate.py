@@ -113,6 +113,15 @@ def prefetch() -> None:
             _prefetched.start()
 
 
+def preload() -> None:
+    """Import Great Expectations now, in this thread, and wait for it: a process that forks its
+    tasks (``make run``'s executor) pays the import once and every task inherits it. Never fork
+    while :func:`prefetch`'s thread may still be importing (a child would inherit the import lock)."""
+    prefetch()
+    assert _prefetched is not None
+    _prefetched.join()
+
+
 def _import_gx() -> None:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     try:
