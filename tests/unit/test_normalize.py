@@ -116,6 +116,7 @@ def test_money_cents_is_the_amount_and_its_exact_cents(text, parsed):
 @pytest.mark.parametrize(("text", "parsed"), [
     ("3.545", (Decimal("3.545"), 3545)), ("2", (Decimal("2.000"), 2000)), (3, (Decimal("3.000"), 3000)),
     ("-0.001", (Decimal("-0.001"), -1)), ("1.2345", None), ("x", None), (False, None), (1.5, None),
+    ("\u0663", None), ("1.\u0665", None), ("\uff12", None),  # only ASCII digits
 ])
 def test_quantity_milli_is_the_quantity_and_its_thousandths(text, parsed):
     assert quantity_milli(text) == parsed
@@ -205,6 +206,8 @@ def test_rule13_the_default_region_is_us():
     ("35.001", None),  # three places
     ("1,000.00", None), ("$5.00", None), ("5.", None), (".5", None), ("+5.00", None), ("1 000.00", None),
     ("1e3", None), ("NaN", None), ("Infinity", None), ("0x10", None), ("12,3O", None), ("", None), ("  ", None),
+    # Only ASCII digits: Python's \d and Decimal also read other scripts' digits.
+    ("\u0663\u0665.00", None), ("35.\u0660\u0660", None), ("\uff13\uff15.00", None), ("\u0969\u096b", None),
     (35.0, None), (0.1, None),  # a binary float never becomes money
     (True, None), (None, None), ([], None), ({}, None),
 ])
@@ -221,6 +224,12 @@ def test_rule10_each_money_form(typed, amount):
     ("2026-11-25T10:00:00.123456-00:00", "2026-11-25T10:00:00.123456+00:00"),
     (" 2026-11-25T10:00:00Z ", "2026-11-25T10:00:00+00:00"),
     ("2026-11-25 10:00:00Z", "2026-11-25T10:00:00+00:00"),
+    # RFC 3339 §5.6: "T" and "Z" may be lower case.
+    ("2026-11-25t10:00:00z", "2026-11-25T10:00:00+00:00"),
+    ("2026-11-25T10:00:00z", "2026-11-25T10:00:00+00:00"),
+    ("2026-11-25t10:00:00Z", "2026-11-25T10:00:00+00:00"),
+    ("2026-11-25t03:00:00-07:00", "2026-11-25T10:00:00+00:00"),
+    ("2026-11-25T10:00:00.250z", "2026-11-25T10:00:00.250000+00:00"),
     ("2026-11-25T10:00:00", None),  # no offset: which instant is unknown
     ("2026-11-25T10:00:00.5", None),
     ("2026-11-25", None),

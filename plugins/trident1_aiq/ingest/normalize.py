@@ -22,8 +22,9 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 
 CENT = Decimal("0.01")
-MONEY_RE = re.compile(r"^-?\d{1,15}(\.\d{1,2})?$")
-QTY_RE = re.compile(r"^-?\d{1,12}(\.\d{1,3})?$")
+#: ASCII digits only: ``\d`` would take any script's digits (``"٣٥.00"``), which ``Decimal`` reads too.
+MONEY_RE = re.compile(r"-?([0-9]{1,15}(?:\.[0-9]{1,2})?)")
+QTY_RE = re.compile(r"-?[0-9]{1,12}(\.[0-9]{1,3})?")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]{2,}$")
 #: Local parts typed to get past a required e-mail field (rule 13).
 EMAIL_PLACEHOLDERS = frozenset(
@@ -48,10 +49,12 @@ _MILLI = Decimal("0.001")
 def _money_of_text(value: str) -> tuple[Decimal, int] | None:
     """``(amount, cents)`` of a money text, or None; ``cents`` is exact (two places at most)."""
     text = value.strip()
-    if not MONEY_RE.match(text):
+    match = MONEY_RE.fullmatch(text)
+    if match is None:
         return None
-    amount = Decimal(text).quantize(CENT)
-    return amount, int(amount * 100)
+    whole, _, frac = match[1].partition(".")
+    cents = int(whole) * 100 + int(frac.ljust(2, "0"))
+    return Decimal(text).quantize(CENT), -cents if match[0].startswith("-") else cents
 
 
 def money_cents(value: Any) -> tuple[Decimal, int] | None:
@@ -84,7 +87,7 @@ def parse_money(value: Any) -> Decimal | None:
 
 def _quantity_of_text(text: str) -> tuple[Decimal, int] | None:
     text = text.strip()
-    if not QTY_RE.match(text):
+    if not QTY_RE.fullmatch(text):
         return None
     quantity = Decimal(text).quantize(_MILLI)
     return quantity, int(quantity * 1000)
@@ -122,11 +125,13 @@ def line_gross_cents(quantity_milli: int, unit_price_cents: int) -> int:
 
 
 def parse_time(value: Any) -> datetime | None:
-    """An RFC 3339 timestamp with an offset; naive or unparseable → None."""
+    """An RFC 3339 timestamp with an offset; naive or unparseable → None.
+
+    RFC 3339 (§5.6) lets ``T`` and ``Z`` be lower case: ``…t10:00:00z`` is the same instant."""
     if not isinstance(value, str):
         return None
     try:
-        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
         return None
     return moment if moment.tzinfo is not None else None
