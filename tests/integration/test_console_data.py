@@ -151,6 +151,8 @@ def test_quarantine_page_filters(warehouse):
     assert [r["quarantine_id"] for r in by_entity.rows] == ["h2"]
     paged = data.quarantine_page(warehouse, data.clean_filter({"page": "2"}), per_page=3)
     assert paged.pages == 2 and len(paged.rows) == 1
+    past_the_end = data.quarantine_page(warehouse, data.clean_filter({"page": "5"}), per_page=3)
+    assert (past_the_end.filter.page, past_the_end.pages, past_the_end.rows) == (2, 2, paged.rows)
 
 
 def test_points_are_every_runs_in_the_window_not_the_latest_per_day(warehouse):

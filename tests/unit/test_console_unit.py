@@ -32,6 +32,9 @@ def test_chart_escapes_ids_and_marks_missing_days():
     assert 'data-state="missing"' in svg and "no run covered this day" in svg and 'fill="url(#hatch)"' in svg
     assert "3 sales loaded, 1 held, 0 rejected, 1 refunds" in svg
     assert "location=%3CLOC%3E" in svg and "day=2026-11-25" in svg
+    # A day no run covered whose records arrived through a later run's look-back says what it holds.
+    late = str(day_bars([data.DayCell(day=date(2026, 11, 30), state="missing", sales=36)], "trident1_a", "LOC-1"))
+    assert "2026-11-30: no run covered this day; 36 sales loaded, 0 held, 0 rejected, 0 refunds" in late
 
 
 def test_mappings_text_round_trips_hostile_values():

@@ -45,9 +45,12 @@ def day_bars(cells: list[DayCell], credential: str, location_id: str, *, width: 
     for i, c in enumerate(cells):
         x = left + i * slot + 1.5
         query = urlencode({"credential": credential, "location": location_id, "day": c.day.isoformat()})
-        label = (f"{c.day.isoformat()}: " + ("no run covered this day" if c.state == "missing" else
-                 f"{c.sales} sales loaded, {c.still_held} held, {c.quarantined} rejected, {c.refunds} refunds"
-                 + (" (the run failed)" if c.state == "failed" else "")))
+        figures = f"{c.sales} sales loaded, {c.still_held} held, {c.quarantined} rejected, {c.refunds} refunds"
+        if c.state == "missing":  # records may still have arrived through a later run's look-back
+            label = f"{c.day.isoformat()}: no run covered this day" + (
+                f"; {figures} (through later runs' look-back)" if c.sales or c.still_held or c.quarantined else "")
+        else:
+            label = f"{c.day.isoformat()}: {figures}" + (" (the run failed)" if c.state == "failed" else "")
         out.append(f'<a href="{escape(link)}?{escape(query)}" data-day="{c.day.isoformat()}" '
                    f'data-state="{c.state}" data-sales="{c.sales}" data-held="{c.still_held}">'
                    f'<title>{escape(label)}</title>')

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import unicodedata
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -515,9 +515,12 @@ def quarantine_page(wh: Warehouse, flt: QuarantineFilter, per_page: int = QUARAN
     (the viewer's role may see personal data)."""
     params = flt.params()
     with wh.begin() as conn:
+        total = int(wh.query(conn, "console/quarantine_count", params)[0]["n"])
+        pages = max(1, -(-total // per_page))
+        if flt.page > pages:  # a page past the end (an old link, a hand-typed one) shows the last page
+            flt = replace(flt, page=pages)
         rows = wh.query(conn, "console/quarantine_open",
                         dict(params, limit=per_page, offset=(flt.page - 1) * per_page))
-        total = int(wh.query(conn, "console/quarantine_count", params)[0]["n"])
         facet_rows = wh.query(conn, "console/quarantine_facets")
     out = []
     for r in rows:
@@ -545,5 +548,4 @@ def quarantine_page(wh: Warehouse, flt: QuarantineFilter, per_page: int = QUARAN
         "day": sorted({_day(r["day"]).isoformat() for r in facet_rows if r["day"]},
                       reverse=True),
     }
-    return QuarantinePage(rows=out, total=total, filter=flt, facets=facets,
-                          pages=max(1, -(-total // per_page)))
+    return QuarantinePage(rows=out, total=total, filter=flt, facets=facets, pages=pages)

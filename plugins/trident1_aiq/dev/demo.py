@@ -160,7 +160,6 @@ def main(argv: list[str] | None = None) -> int:
         stored = stored_connections([_conn_id(k) for k in connection_env(sandbox.url, args.warehouse)])
         sources = connection_sources(sandbox.url, args.warehouse, os.environ, stored)
         os.environ.update(run_env(sandbox.url, args.warehouse, os.environ, stored))
-        print("demo: Connections:\n" + "".join(f"  {line}\n" for line in sources), end="", flush=True)
         seeded = seed_demo_variables()
         if seeded:
             print(f"demo: stored the starting Variables {', '.join(seeded)} from config/ (Airflow had none)")
