@@ -20,6 +20,12 @@ DAG_ID = "trident1_sales_daily"
 
 def make_run(tmp_path, **env_extra: str) -> tuple[int, str, str]:
     """``python -m trident1_aiq demo`` for 2026-11-20 on this session's AIRFLOW_HOME; (exit code, run id, output)."""
+    from airflow import settings
+
+    # No connection of this process stays open on the session's SQLite metadata DB while the demo
+    # (another process, which forks its tasks) writes it: with test_dag's runs before it, that
+    # ended in "database disk image is malformed".
+    settings.engine.dispose()
     env = dict(os.environ, PYTHONPATH=str(ROOT / "plugins"), **env_extra)
     env.pop("AIRFLOW_CONN_WAREHOUSE_DEFAULT", None)
     done = subprocess.run([sys.executable, "-m", "trident1_aiq", "demo", "--day", "2026-11-20",
