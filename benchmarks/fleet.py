@@ -93,33 +93,59 @@ def tree_cpu(pid: int) -> float:
     return total
 
 
-class LockSampler(threading.Thread):
+class DatabaseSampler(threading.Thread):
     """Every ``every`` s: the warehouse's backends waiting for a lock (``pg_locks.granted = false``)
-    and how long the longest has waited (``waitstart``)."""
+    and how long the longest has waited (``waitstart``); and the CPU seconds of every backend
+    serving the warehouse or the metadata DB (the most seen of each pid: a backend's work after its
+    last sample is missed, so the figures are lower bounds)."""
 
-    QUERY = ("SELECT COUNT(DISTINCT l.pid), COALESCE(EXTRACT(EPOCH FROM MAX(now() - l.waitstart)), 0) "
+    LOCKS = ("SELECT COUNT(DISTINCT l.pid), COALESCE(EXTRACT(EPOCH FROM MAX(now() - l.waitstart)), 0) "
              "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
              "WHERE NOT l.granted AND a.datname = %s")
+    BACKENDS = "SELECT pid, datname FROM pg_stat_activity WHERE datname = ANY(%s) AND pid <> pg_backend_pid()"
 
-    def __init__(self, database: str, every: float = 0.5):
+    def __init__(self, warehouse: str, meta: str, every: float = 0.5):
         super().__init__(daemon=True)
-        self.database, self.every = database, every
+        self.warehouse, self.meta, self.every = warehouse, meta, every
         self.samples: list[tuple[int, float]] = []
+        self.backend_cpu: dict[int, tuple[str, float]] = {}
         self.halt = threading.Event()
 
     def run(self) -> None:
+        import psutil
         import psycopg
 
         with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
             while not self.halt.is_set():
-                waiting, longest = conn.execute(self.QUERY, (self.database,)).fetchone()
+                waiting, longest = conn.execute(self.LOCKS, (self.warehouse,)).fetchone()
                 self.samples.append((int(waiting), float(longest)))
+                for pid, db in conn.execute(self.BACKENDS, ([self.warehouse, self.meta],)).fetchall():
+                    try:
+                        t = psutil.Process(pid).cpu_times()
+                    except (psutil.NoSuchProcess, psutil.AccessDenied):
+                        continue
+                    self.backend_cpu[pid] = (db, max(self.backend_cpu.get(pid, (db, 0.0))[1], t.user + t.system))
                 self.halt.wait(self.every)
 
     def stop(self) -> dict[str, Any]:
         self.halt.set()
         self.join(timeout=10)
         return lock_summary(self.samples)
+
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds of the backends of each database (lower bounds; see the class)."""
+        out = {"warehouse": 0.0, "metadata": 0.0}
+        for db, seconds in self.backend_cpu.values():
+            out["warehouse" if db == self.warehouse else "metadata"] += seconds
+        return {k: round(v, 1) for k, v in out.items()}
+
+
+def machine_busy() -> float:
+    """CPU seconds the whole machine has been busy (every process, ours or not: /proc/stat)."""
+    import psutil
+
+    t = psutil.cpu_times()
+    return t.user + t.nice + t.system + t.irq + t.softirq + t.steal
 
 
 def lock_summary(samples: list[tuple[int, float]]) -> dict[str, Any]:
@@ -239,14 +265,15 @@ def run_size(n: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
                      sandbox_port=sandbox_port, queue=queue, redis_db=REDIS_DB)
     env |= {"AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin"}
-    integration = {k: v for k, v in {"max_shards": args.max_shards, "chunk_size": args.chunk_size}.items() if v}
+    integration = {k: v for k, v in {"max_shards": args.max_shards, "chunk_size": args.chunk_size,
+                                     "max_reject_rate": args.max_reject_rate}.items() if v is not None}
     variables, connections = fleet_config(n, sandbox_port, integration)
     lookback = json.loads(variables["trident1_integration"])["lookback_hours"]
     (work / "variables.json").write_text(json.dumps(variables))
     (work / "connections.json").write_text(json.dumps(connections))
     result: dict[str, Any] = {"n": n, "account_sales": f"{mix[0]}:{mix[1]}", "business_date": day.isoformat(),
                               "workers": args.workers, "concurrency": args.concurrency,
-                              "max_shards": args.max_shards or 64, "started": now.isoformat()}
+                              "started": now.isoformat(), "settings": settings_of(variables, env)}
     try:
         t = time.perf_counter()
         airflow_cli(env, "db", "migrate", timeout=600)
@@ -267,8 +294,9 @@ def run_size(n: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
         time.sleep(5)  # let the components settle: their start-up is not the run's cost
         names = [*COMPONENTS, *workers]
         cpu0 = {name: tree_cpu(cluster.pid(name)) for name in names}
-        locks = LockSampler(wh_db)
-        locks.start()
+        machine0 = machine_busy()
+        db = DatabaseSampler(wh_db, meta_db)
+        db.start()
         t0 = time.perf_counter()
         api.call("PATCH", f"/api/v2/dags/{DAG_ID}", json={"is_paused": False})
         try:
@@ -288,7 +316,9 @@ def run_size(n: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
         state = wait_for(f"run {run_id}", finished, args.timeout, cluster, every=2)
         observed = time.perf_counter() - t0
         cpu1 = {name: tree_cpu(cluster.pid(name)) for name in names}
-        result["locks"] = locks.stop()
+        result["locks"] = db.stop()
+        result["postgres_cpu_s"] = db.cpu()
+        result["machine_busy_cpu_s"] = round(machine_busy() - machine0, 1)
         result["load_avg"] = {"start": [round(x, 2) for x in load_start],
                               "end": [round(x, 2) for x in os.getloadavg()]}
         cpu = {name: round(cpu1[name] - cpu0[name], 1) for name in names}
@@ -329,6 +359,17 @@ def run_size(n: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
         subprocess.run(["redis-cli", "-n", str(REDIS_DB), "del", queue], check=False, stdout=subprocess.DEVNULL)
 
 
+def settings_of(variables: dict[str, str], env: dict[str, str]) -> dict[str, Any]:
+    """What sizes the run: the integration settings that shape shards and chunks, the pools and shard concurrency."""
+    from trident1_aiq.airflow.pools import MAX_ACTIVE_SHARDS, POOL_SLOTS
+    from trident1_aiq.settings.config import load_settings
+
+    integ = load_settings(variables).integration
+    return {"max_shards": integ.max_shards, "chunk_size": integ.chunk_size, "max_reject_rate": integ.max_reject_rate,
+            "pools": dict(POOL_SLOTS),
+            "max_active_shards": int(env.get("AIRFLOW__TRIDENT1__MAX_ACTIVE_SHARDS", MAX_ACTIVE_SHARDS))}
+
+
 def task_summary(rows: list[tuple]) -> dict[str, Any]:
     """Per task id: instances, their states, try count, total and longest duration (s)."""
     out: dict[str, Any] = {}
@@ -340,6 +381,11 @@ def task_summary(rows: list[tuple]) -> dict[str, Any]:
         t["sum_s"] = round(t["sum_s"] + (seconds or 0), 1)
         t["max_s"] = round(max(t["max_s"], seconds or 0), 1)
     return out
+
+
+def airflow_cpu(r: dict[str, Any]) -> float:
+    """CPU seconds of every Airflow component: workers, scheduler, dag-processor, api-server."""
+    return r["worker_cpu_s"] + sum(r["cpu_s"][c] for c in ("scheduler", "dag-processor", "api-server"))
 
 
 def derived(r: dict[str, Any]) -> dict[str, Any]:
@@ -388,6 +434,10 @@ def split_costs(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def fmt(seconds: float | None) -> str:
+    return "–" if seconds is None else f"{seconds:,.1f}"
+
+
 def markdown(result: dict[str, Any]) -> str:
     runs = sorted(result["runs"], key=lambda r: (r["account_sales"], r["n"]))
     lines = [
@@ -401,23 +451,34 @@ def markdown(result: dict[str, Any]) -> str:
         "The machine is shared with other jobs: see the load averages.",
         "",
         "| N | sales/account | sales loaded (= served) | shards | run wall s | wall/cred s | CPU/cred s "
-        "| CPU/sale ms | workers CPU s | scheduler CPU s | dag-proc CPU s | api CPU s | sandbox CPU s "
-        "| grid ms (struct/runs/TIs) | lock waits: max waiting, max s | load avg start→end | state |",
-        "|" + "---:|" * 16 + "---|",
+        "| Airflow CPU/cred s | CPU/sale ms | grid ms (struct/runs/TIs) | lock waits: max waiting, max s "
+        "| load avg start→end | state |",
+        "|" + "---:|" * 12 + "---|",
     ]
     for r in runs:
-        cpu, g, lk = r["cpu_s"], r["grid_ms"], r["locks"]
+        g, lk = r["grid_ms"], r["locks"]
         shards = r["tasks"].get("ingest", {}).get("instances", 0)
         same = "=" if r["loaded_equals_served"] else "≠"
         lines.append(
             f"| {r['n']:,} | {r['account_sales']} (mean {r['sales_per_credential']:,.0f}) "
             f"| {r['sales_loaded']:,} {same} {r['sales_served']:,} | {shards} | {r['wall_s']:,.1f} "
-            f"| {r['wall_per_credential_s']:.3f} | {r['cpu_per_credential_s']:.3f} | {r['cpu_per_sale_ms']:.3f} "
-            f"| {r['worker_cpu_s']:,.1f} | {cpu['scheduler']:,.1f} | {cpu['dag-processor']:,.1f} "
-            f"| {cpu['api-server']:,.1f} | {cpu['sandbox']:,.1f} "
+            f"| {r['wall_per_credential_s']:.3f} | {r['cpu_per_credential_s']:.3f} "
+            f"| {airflow_cpu(r) / r['n']:.3f} | {r['cpu_per_sale_ms']:.3f} "
             f"| {g['total']:,.0f} ({g['structure']:,.0f}/{g['runs']:,.0f}/{g['ti_summaries']:,.0f}) "
             f"| {lk['max_waiting']}, {lk['max_wait_s']:.1f} "
             f"| {r['load_avg']['start'][0]:.2f}→{r['load_avg']['end'][0]:.2f} | {r['state']} |")
+    lines += ["", "CPU seconds by component over the run (PostgreSQL backends: lower bounds, sampled; "
+              "machine: every process on it, other jobs' included):", "",
+              "| N | sales/account | workers | scheduler | dag-processor | api-server | sandbox "
+              "| PG warehouse | PG metadata | machine busy | wall × CPUs |", "|---:|---|" + "---:|" * 9]
+    for r in runs:
+        cpu, pg = r["cpu_s"], r.get("postgres_cpu_s") or {}
+        wh_cpu, meta_cpu, busy = (fmt(pg.get("warehouse")), fmt(pg.get("metadata")),
+                                  fmt(r.get("machine_busy_cpu_s")))
+        lines.append(f"| {r['n']:,} | {r['account_sales']} | {r['worker_cpu_s']:,.1f} | {cpu['scheduler']:,.1f} "
+                     f"| {cpu['dag-processor']:,.1f} | {cpu['api-server']:,.1f} | {cpu['sandbox']:,.1f} "
+                     f"| {wh_cpu} | {meta_cpu} | {busy} "
+                     f"| {r['wall_s'] * result['machine']['cpus']:,.0f} |")
     lines += ["", "Task durations (s; sum over a task's instances / longest):", "",
               "| N | sales/account | check_config | ingest shards: n, sum, max | loyalty | opt_in | run_report "
               "| ingest per credential (etl_runs) |", "|---:|---|---:|---:|---:|---:|---:|---:|"]
@@ -431,6 +492,17 @@ def markdown(result: dict[str, Any]) -> str:
         lines.append(f"| {r['n']:,} | {r['account_sales']} | {one('check_config')} "
                      f"| {ing['instances']}, {ing['sum_s']:,.1f}, {ing['max_s']:,.1f} | {one('loyalty')} "
                      f"| {one('opt_in')} | {one('run_report')} | {r['ingest_s_per_credential']:.3f} |")
+    lines += ["", "Settings of each run (Celery workers × slots; trident1_integration; pools; "
+              "[trident1] max_active_shards):", "",
+              "| N | sales/account | workers × slots | max_shards | chunk_size | max_reject_rate "
+              "| pools api / warehouse | max_active_shards |", "|---:|---|---:|---:|---:|---:|---:|---:|"]
+    for r in runs:
+        st = r.get("settings") or {}
+        pools = st.get("pools", {})
+        lines.append(f"| {r['n']:,} | {r['account_sales']} | {r['workers']} × {r['concurrency']} "
+                     f"| {st.get('max_shards', '–')} | {st.get('chunk_size', '–')} | {st.get('max_reject_rate', '–')} "
+                     f"| {pools.get('trident1_api', '–')} / {pools.get('trident1_warehouse', '–')} "
+                     f"| {st.get('max_active_shards', '–')} |")
     lines += ["", "## Flat cost per credential (issue 18: CPU/credential at the largest N ≤ "
               f"{FLAT_TARGET} × at N = {BASE_N}, same sales mix)", ""]
     flats = flat_cost(runs)
@@ -475,6 +547,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-shards", type=int, default=None, help="trident1_integration.max_shards (default: 64)")
     p.add_argument("--chunk-size", type=int, default=None, help="trident1_integration.chunk_size (default: 10,000)")
     p.add_argument("--malformed-rate", type=float, default=0.02, help="the sandbox's share of malformed records")
+    p.add_argument("--max-reject-rate", type=float, default=0.2,
+                   help="trident1_integration.max_reject_rate (default 0.2: at the sandbox's 2%% malformed records "
+                        "the product's 0.05 fails a small account's day by chance)")
     p.add_argument("--timeout", type=float, default=4 * 3600, help="seconds to wait for a run (default 4 h)")
     p.add_argument("--out", type=Path, default=RESULTS)
     p.add_argument("--work", type=Path, default=None, help="logs and Airflow homes (default: a temporary folder)")

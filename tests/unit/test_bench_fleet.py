@@ -66,17 +66,22 @@ def test_split_costs_take_the_fixed_cost_from_the_tiny_mix_and_the_rest_per_sale
 def test_report_has_a_row_per_run_the_ratio_and_merges_with_earlier_results(tmp_path):
     earlier = fleet.merge(None, [run(20, "100:2000", 50.0, 10_000), run(20, "1:3", 10.0, 40)])
     earlier["notes"] = ["N = 2,000 not run"]
-    result = fleet.merge(earlier, [run(200, "100:2000", 550.0, 110_000), run(20, "1:3", 12.0, 40)])
+    big = run(200, "100:2000", 550.0, 110_000) | {"postgres_cpu_s": {"warehouse": 80.5, "metadata": 9.0},
+                                                   "machine_busy_cpu_s": 700.0}
+    result = fleet.merge(earlier, [big, run(20, "1:3", 12.0, 40)])
     assert [(r["n"], r["account_sales"], r["worker_cpu_s"]) for r in result["runs"]] == [
         (20, "100:2000", 50.0), (200, "100:2000", 550.0), (20, "1:3", 12.0)]  # the new 20 @ 1:3 replaced the old
     fleet.write_results(tmp_path, result)
     md = (tmp_path / "fleet.md").read_text()
     assert json.loads((tmp_path / "fleet.json").read_text())["runs"] == json.loads(json.dumps(result["runs"]))
-    assert "| 200 | 100:2000 (mean 550) | 110,000 = 110,000 | 2 | 400.0 | 2.000 | 2.750 | 5.000 |" in md
+    # workers' CPU per credential 550 / 200; every Airflow component's (550 + 3 + 1 + 2) / 200
+    assert "| 200 | 100:2000 (mean 550) | 110,000 = 110,000 | 2 | 400.0 | 2.000 | 2.750 | 2.780 | 5.000 |" in md
+    assert "| 200 | 100:2000 | 550.0 | 3.0 | 1.0 | 2.0 | 4.0 | 80.5 | 9.0 | 700.0 | 800 |" in md  # by component
+    assert "| 20 | 100:2000 | 50.0 | 3.0 | 1.0 | 2.0 | 4.0 | – | – | – | 80 |" in md  # not sampled: dashes
     assert "N = 200 ÷ N = 20: **1.10** (met)" in md
     assert "| 3, 1.2 |" in md  # lock waits: most backends waiting at once, the longest wait
     assert "* N = 2,000 not run" in md
-    assert md.count("\n| 20 | 1:3") == 2  # one row in each table
+    assert md.count("\n| 20 | 1:3") == 3  # one row in each of the three tables
 
 
 def test_parse_mix_and_cpu_of_a_process_tree():
