@@ -335,6 +335,13 @@ def run_size(n: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
         try:
             with wh.begin() as c:
                 result["sales_loaded"] = wh.execute(c, "SELECT COUNT(*) FROM sales").scalar()
+                result["rows"] = {  # what loyalty and opt_in worked through (each one run-wide task)
+                    "personas": wh.execute(c, "SELECT COUNT(*) FROM personas").scalar(),
+                    "ledger": wh.execute(c, "SELECT COUNT(*) FROM loyalty_ledger").scalar(),
+                    "opt_in_requests": wh.execute(c, "SELECT COUNT(*) FROM opt_in_requests").scalar(),
+                    "opt_ins_sent": wh.execute(
+                        c, "SELECT COUNT(*) FROM opt_in_requests WHERE status = 'sent'").scalar(),
+                }
                 runs = wh.execute(c, "SELECT status, COUNT(*), SUM(sales_read), "
                                      "AVG(EXTRACT(EPOCH FROM finished_at - started_at)) FROM etl_runs "
                                      "WHERE credential LIKE 'trident1_f%' GROUP BY status").all()
@@ -481,17 +488,24 @@ def markdown(result: dict[str, Any]) -> str:
                      f"| {r['wall_s'] * result['machine']['cpus']:,.0f} |")
     lines += ["", "Task durations (s; sum over a task's instances / longest):", "",
               "| N | sales/account | check_config | ingest shards: n, sum, max | loyalty | opt_in | run_report "
-              "| ingest per credential (etl_runs) |", "|---:|---|---:|---:|---:|---:|---:|---:|"]
+              "| ingest per credential (etl_runs) | personas | ledger entries | opt-in requests (sent) |",
+              "|---:|---|" + "---:|" * 9]
     for r in runs:
         t = r["tasks"]
 
         def one(task: str, tasks: dict = t) -> str:
             return f"{tasks[task]['max_s']:,.1f}" if task in tasks else "–"
 
+        counted = r.get("rows") or {}
+
+        def count(what: str, rows: dict = counted) -> str:
+            return f"{rows[what]:,}" if what in rows else "–"
+
         ing = t.get("ingest", {"instances": 0, "sum_s": 0, "max_s": 0})
         lines.append(f"| {r['n']:,} | {r['account_sales']} | {one('check_config')} "
                      f"| {ing['instances']}, {ing['sum_s']:,.1f}, {ing['max_s']:,.1f} | {one('loyalty')} "
-                     f"| {one('opt_in')} | {one('run_report')} | {r['ingest_s_per_credential']:.3f} |")
+                     f"| {one('opt_in')} | {one('run_report')} | {r['ingest_s_per_credential']:.3f} "
+                     f"| {count('personas')} | {count('ledger')} | {count('opt_in_requests')} ({count('opt_ins_sent')}) |")
     lines += ["", "Settings of each run (Celery workers × slots; trident1_integration; pools; "
               "[trident1] max_active_shards):", "",
               "| N | sales/account | workers × slots | max_shards | chunk_size | max_reject_rate "
