@@ -342,6 +342,8 @@ def run_size(n: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
                     "opt_ins_sent": wh.execute(
                         c, "SELECT COUNT(*) FROM opt_in_requests WHERE status = 'sent'").scalar(),
                 }
+                result["warehouse_mb"] = round(
+                    wh.execute(c, "SELECT pg_database_size(current_database())").scalar() / 2**20, 1)
                 runs = wh.execute(c, "SELECT status, COUNT(*), SUM(sales_read), "
                                      "AVG(EXTRACT(EPOCH FROM finished_at - started_at)) FROM etl_runs "
                                      "WHERE credential LIKE 'trident1_f%' GROUP BY status").all()
@@ -488,8 +490,8 @@ def markdown(result: dict[str, Any]) -> str:
                      f"| {r['wall_s'] * result['machine']['cpus']:,.0f} |")
     lines += ["", "Task durations (s; sum over a task's instances / longest):", "",
               "| N | sales/account | check_config | ingest shards: n, sum, max | loyalty | opt_in | run_report "
-              "| ingest per credential (etl_runs) | personas | ledger entries | opt-in requests (sent) |",
-              "|---:|---|" + "---:|" * 9]
+              "| ingest per credential (etl_runs) | personas | ledger entries | opt-in requests (sent) "
+              "| warehouse MB |", "|---:|---|" + "---:|" * 10]
     for r in runs:
         t = r["tasks"]
 
@@ -505,7 +507,8 @@ def markdown(result: dict[str, Any]) -> str:
         lines.append(f"| {r['n']:,} | {r['account_sales']} | {one('check_config')} "
                      f"| {ing['instances']}, {ing['sum_s']:,.1f}, {ing['max_s']:,.1f} | {one('loyalty')} "
                      f"| {one('opt_in')} | {one('run_report')} | {r['ingest_s_per_credential']:.3f} "
-                     f"| {count('personas')} | {count('ledger')} | {count('opt_in_requests')} ({count('opt_ins_sent')}) |")
+                     f"| {count('personas')} | {count('ledger')} | {count('opt_in_requests')} ({count('opt_ins_sent')}) "
+                     f"| {fmt(r.get('warehouse_mb'))} |")
     lines += ["", "Settings of each run (Celery workers × slots; trident1_integration; pools; "
               "[trident1] max_active_shards):", "",
               "| N | sales/account | workers × slots | max_shards | chunk_size | max_reject_rate "

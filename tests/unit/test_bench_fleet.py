@@ -67,7 +67,7 @@ def test_report_has_a_row_per_run_the_ratio_and_merges_with_earlier_results(tmp_
     earlier = fleet.merge(None, [run(20, "100:2000", 50.0, 10_000), run(20, "1:3", 10.0, 40)])
     earlier["notes"] = ["N = 2,000 not run"]
     big = run(200, "100:2000", 550.0, 110_000) | {"postgres_cpu_s": {"warehouse": 80.5, "metadata": 9.0},
-                                                   "machine_busy_cpu_s": 700.0,
+                                                   "machine_busy_cpu_s": 700.0, "warehouse_mb": 321.5,
                                                    "rows": {"personas": 9_000, "ledger": 100_000,
                                                             "opt_in_requests": 5_000, "opt_ins_sent": 4_000}}
     result = fleet.merge(earlier, [big, run(20, "1:3", 12.0, 40)])
@@ -82,7 +82,7 @@ def test_report_has_a_row_per_run_the_ratio_and_merges_with_earlier_results(tmp_
     assert "| 20 | 100:2000 | 50.0 | 3.0 | 1.0 | 2.0 | 4.0 | – | – | – | 80 |" in md  # not sampled: dashes
     assert "N = 200 ÷ N = 20: **1.10** (met)" in md
     assert "| 3, 1.2 |" in md  # lock waits: most backends waiting at once, the longest wait
-    assert "| 9,000 | 100,000 | 5,000 (4,000) |" in md  # what loyalty and opt_in worked through
+    assert "| 9,000 | 100,000 | 5,000 (4,000) | 321.5 |" in md  # what loyalty and opt_in worked through
     assert "| 200 | 100:2000 | 2 × 2 | – |" in md  # settings not recorded: dashes
     assert "* N = 2,000 not run" in md
     assert md.count("\n| 20 | 1:3") == 4  # one row in each of the four tables
