@@ -32,6 +32,7 @@ import argparse
 import json
 import os
 import platform
+import signal
 import statistics
 import sys
 import tempfile
@@ -273,7 +274,8 @@ def run_size(n: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     (work / "connections.json").write_text(json.dumps(connections))
     result: dict[str, Any] = {"n": n, "account_sales": f"{mix[0]}:{mix[1]}", "business_date": day.isoformat(),
                               "workers": args.workers, "concurrency": args.concurrency,
-                              "started": now.isoformat(), "settings": settings_of(variables, env)}
+                              "started": now.isoformat(),
+                              "settings": settings_of(variables, env) | {"malformed_rate": args.malformed_rate}}
     try:
         t = time.perf_counter()
         airflow_cli(env, "db", "migrate", timeout=600)
@@ -512,14 +514,15 @@ def markdown(result: dict[str, Any]) -> str:
     lines += ["", "Settings of each run (Celery workers × slots; trident1_integration; pools; "
               "[trident1] max_active_shards):", "",
               "| N | sales/account | workers × slots | max_shards | chunk_size | max_reject_rate "
-              "| pools api / warehouse | max_active_shards |", "|---:|---|---:|---:|---:|---:|---:|---:|"]
+              "| pools api / warehouse | max_active_shards | sandbox malformed rate |",
+              "|---:|---|" + "---:|" * 7]
     for r in runs:
         st = r.get("settings") or {}
         pools = st.get("pools", {})
         lines.append(f"| {r['n']:,} | {r['account_sales']} | {r['workers']} × {r['concurrency']} "
                      f"| {st.get('max_shards', '–')} | {st.get('chunk_size', '–')} | {st.get('max_reject_rate', '–')} "
                      f"| {pools.get('trident1_api', '–')} / {pools.get('trident1_warehouse', '–')} "
-                     f"| {st.get('max_active_shards', '–')} |")
+                     f"| {st.get('max_active_shards', '–')} | {st.get('malformed_rate', '–')} |")
     lines += ["", "## Flat cost per credential (issue 18: CPU/credential at the largest N ≤ "
               f"{FLAT_TARGET} × at N = {BASE_N}, same sales mix)", ""]
     flats = flat_cost(runs)
@@ -574,6 +577,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fresh", action="store_true", help="drop the earlier results of fleet.json")
     p.add_argument("--note", action="append", default=[], help="a line for fleet.md's notes")
     args = p.parse_args(argv)
+    # SIGTERM (kill, or a job's end) unwinds like Ctrl-C: the components stop, the databases are dropped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     sizes = [int(s) for s in args.sizes.split(",") if s]
     if not redis_available():
         print("Redis is not reachable at 127.0.0.1:6379", file=sys.stderr)
