@@ -13,7 +13,7 @@ export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
 export PYTHONPATH := $(CURDIR)/plugins
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: install airflow-db airflow airflow-env run test test-fast soak lint sandbox config-check bench lock clean
+.PHONY: install airflow-db airflow airflow-env run test test-fast soak lint sandbox config-check bench bench-fleet lock clean
 
 install: $(VENV)/.installed
 
@@ -61,6 +61,12 @@ sandbox: install
 ## bench: the pipeline on a 100,000-sale day on PostgreSQL and SQLite, with references and dlt (benchmarks/results/)
 bench: install
 	$(PY) benchmarks/bench.py $(ARGS)
+
+## bench-fleet: one daily run of N sandbox accounts (20, 200, 2000) through a real Airflow on CeleryExecutor
+## (2 workers, Redis, PostgreSQL); per-credential CPU and wall, scheduler CPU, grid latency, lock waits
+## (benchmarks/results/fleet.md); ARGS="--sizes 20,200 --account-sales 100:2000"
+bench-fleet: install
+	$(PY) benchmarks/fleet.py $(ARGS)
 
 config-check: install
 	$(PY) -m trident1_aiq config check $(or $(ARGS),--dir config)

@@ -9,18 +9,14 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-import requests
 
+from benchmarks.cluster import Cluster, celery_env, free_port, meta_sql, redis_available, start_airflow, wait_for
 from trident1_aiq.dev.demo import variable_env
 from trident1_aiq.dev.local_airflow import create_pools
 from trident1_aiq.settings.config import default_variable_text
@@ -28,65 +24,10 @@ from trident1_aiq.warehouse import Warehouse
 from trident1_sandbox import data
 from trident1_sandbox.data import DEFAULT_STORES, Volume
 
-from ..factories import ROOT, drop_pg_database, identity_snapshot, make_pg_database, require_postgres
+from ..factories import drop_pg_database, identity_snapshot, make_pg_database, require_postgres
 
 pytestmark = [pytest.mark.integration, pytest.mark.distributed, pytest.mark.postgres]
 REDIS_DB = 9
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def redis_available() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=2):
-            return True
-    except OSError:
-        return False
-
-
-class Cluster:
-    def __init__(self, tmp: Path):
-        self.tmp, self.procs, self.dbs = tmp, [], []
-
-    def start(self, name: str, *args: str, env: dict[str, str]) -> None:
-        log = open(self.tmp / f"{name}.log", "w")  # noqa: SIM115 - closed with the process group
-        self.procs.append((name, subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                                  start_new_session=True), log))
-
-    def logs(self) -> str:
-        return "\n".join(f"--- {n}\n" + (self.tmp / f"{n}.log").read_text()[-3000:] for n, _, _ in self.procs)
-
-    def stop(self) -> None:
-        for _, proc, _ in self.procs:
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        deadline = time.monotonic() + 20
-        for _, proc, log in self.procs:
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)  # the worker's forked children too
-            except ProcessLookupError:
-                pass
-            log.close()
-
-
-def wait_for(what: str, check, timeout: float, cluster: Cluster):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(2)
-    pytest.fail(f"timed out waiting for {what}\n{cluster.logs()}")
 
 
 def make_pg_reference(tmp_path, cluster):
@@ -119,8 +60,6 @@ def test_dag_runs_on_celery_executor_and_loads_what_dag_test_would(tmp_path):
         if os.environ.get("CI") == "true":
             pytest.fail("Redis at 127.0.0.1:6379 is required when CI=true")
         pytest.skip("Redis is not reachable at 127.0.0.1:6379")
-    import psycopg
-
     cluster = Cluster(tmp_path)
     meta_name, _ = make_pg_database()
     wh_name, wh_url = make_pg_database()
@@ -130,32 +69,8 @@ def test_dag_runs_on_celery_executor_and_loads_what_dag_test_would(tmp_path):
     day = now.date() - timedelta(days=1)
     sandbox_now = now.strftime("%Y-%m-%dT%H:%M:%SZ")
     conn = {"conn_type": "http", "host": "127.0.0.1", "port": sandbox_port, "schema": "http"}
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "PYTEST"))}
-    env.update({
-        "AIRFLOW_HOME": str(tmp_path / "home"),
-        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://postgres@127.0.0.1:5432/{meta_name}",
-        "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:6379/{REDIS_DB}",
-        "AIRFLOW__OPERATORS__DEFAULT_QUEUE": queue,
-        "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql://postgres@127.0.0.1:5432/{meta_name}",
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
-        "AIRFLOW__API__HOST": "127.0.0.1",
-        "AIRFLOW__API__PORT": str(api_port),
-        "AIRFLOW__API_AUTH__JWT_SECRET": uuid.uuid4().hex,
-        "AIRFLOW__CORE__AUTH_MANAGER":
-            "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
-        "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
-        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-        "PYTHONPATH": str(ROOT / "plugins"),
-        "GX_ANALYTICS_ENABLED": "false",
-        "AIRFLOW_CONN_WAREHOUSE_DEFAULT": json.dumps({"conn_type": "postgres", "host": "127.0.0.1", "port": 5432,
-                                                      "login": "postgres", "schema": wh_name}),
-        "AIRFLOW_CONN_AIQ_SMS_DEFAULT": json.dumps(dict(conn, password="sandbox-sms-token")),
-    })
+    env = celery_env(dict(os.environ), home=tmp_path / "home", meta_db=meta_name, warehouse_db=wh_name,
+                     api_port=api_port, sandbox_port=sandbox_port, queue=queue, redis_db=REDIS_DB)
     env.update(variable_env())  # the demo's Variables, set explicitly (rule 7: no fall-back)
     for name in ("acme", "bolt"):
         env[f"AIRFLOW_CONN_TRIDENT1_{name.upper()}"] = json.dumps(
@@ -167,26 +82,12 @@ def test_dag_runs_on_celery_executor_and_loads_what_dag_test_would(tmp_path):
         create_pools(env)  # the DAG's tasks name them: without them the scheduler queues nothing
         cluster.start("sandbox", sys.executable, "-m", "trident1_sandbox", "--port", str(sandbox_port),
                       "--now", sandbox_now, env=env)
-        cluster.start("api-server", *airflow, "api-server", "--port", str(api_port), env=env)
-        cluster.start("scheduler", *airflow, "scheduler", env=env)
-        cluster.start("dag-processor", *airflow, "dag-processor", env=env)
-        cluster.start("worker", *airflow, "celery", "worker", "--concurrency", "2", "--queues", queue, env=env)
-
-        def api_up():
-            try:
-                return requests.get(f"http://127.0.0.1:{api_port}/api/v2/version", timeout=2).ok
-            except requests.RequestException:
-                return False
-
-        meta = f"postgresql://postgres@127.0.0.1:5432/{meta_name}"
+        start_airflow(cluster, env, meta_db=meta_name, api_port=api_port, queue=queue, workers=1, concurrency=2,
+                      timeout=120)
 
         def sql(query):
-            with psycopg.connect(meta) as c:
-                return c.execute(query).fetchall()
+            return meta_sql(meta_name, query)
 
-        wait_for("the api-server", api_up, 120, cluster)
-        wait_for("the DAG to be parsed", lambda: sql("SELECT 1 FROM dag WHERE dag_id = 'trident1_sales_daily'"),
-                 120, cluster)
         subprocess.run([*airflow, "dags", "unpause", "trident1_sales_daily"], env=env, check=True, timeout=120,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         subprocess.run([*airflow, "dags", "trigger", "trident1_sales_daily", "-c",

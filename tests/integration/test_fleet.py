@@ -8,14 +8,13 @@ and texts land in the same run, and a rerun after recovery converges.
 from __future__ import annotations
 
 import dataclasses
-import json
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
 from sqlalchemy import text
 
 from trident1_aiq.dev.demo import connection_env
-from trident1_aiq.settings.config import demo_variables
+from trident1_aiq.dev.demo import fleet_variables as demo_fleet_variables
 from trident1_aiq.warehouse import Warehouse
 from trident1_sandbox import SandboxState, ServerThread
 from trident1_sandbox.data import DEFAULT_STORES, Volume, fleet_stores
@@ -26,20 +25,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.dag]
 
 
 def fleet_variables(accounts: list[str], stores: list[str]) -> dict[str, str]:
-    """The demo's Variables for ``accounts``: each account's LOC-1 mapped to one of ``stores``
-    in turn (acme's and bolt's as in config/ where they are among the accounts)."""
-    v = demo_variables()
-    integ = json.loads(v["trident1_integration"])
-    integ["credentials"] = [f"trident1_{a}" for a in accounts]
-    v["trident1_integration"] = json.dumps(integ)
-    keep = [m for m in json.loads(v["trident1_store_mappings"]) if m["credential"] in integ["credentials"]]
-    fleet = [a for a in accounts if a not in DEFAULT_STORES]
-    keep += [{"credential": f"trident1_{a}", "location_id": "LOC-1", "store_id": stores[k % len(stores)]}
-             for k, a in enumerate(fleet)]
-    v["trident1_store_mappings"] = json.dumps(keep)
-    v["aiq_discounts"] = json.dumps([d for d in json.loads(v["aiq_discounts"])
-                                     if d["credential"] in integ["credentials"]])
-    return {f"AIRFLOW_VAR_{name.upper()}": value for name, value in v.items()}
+    """The demo's Variables for ``accounts`` as ``AIRFLOW_VAR_*`` (``dev.demo.fleet_variables``)."""
+    return {f"AIRFLOW_VAR_{name.upper()}": value for name, value in demo_fleet_variables(accounts, stores).items()}
 
 
 @pytest.fixture

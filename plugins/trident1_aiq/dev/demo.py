@@ -47,6 +47,31 @@ def variable_env() -> dict[str, str]:
     return {f"AIRFLOW_VAR_{name.upper()}": text for name, text in demo_variables().items()}
 
 
+def fleet_variables(accounts: Iterable[str], stores: list[str],
+                    integration: Mapping[str, object] | None = None) -> dict[str, str]:
+    """The demo's four Variables for a fleet of sandbox ``accounts`` (tests, ``make bench-fleet``):
+    every account is a credential; each account's LOC-1 is mapped to one of ``stores`` in turn
+    (acme's and bolt's mappings and discounts as in ``config/`` where they are among the accounts);
+    ``integration`` overrides keys of ``trident1_integration`` (``max_shards``, ``chunk_size``)."""
+    from trident1_aiq.settings.config import demo_variables
+
+    accounts = list(accounts)
+    v = demo_variables()
+    integ = json.loads(v["trident1_integration"]) | dict(integration or {})
+    integ["credentials"] = [f"trident1_{a}" for a in accounts]
+    v["trident1_integration"] = json.dumps(integ)
+    demo = json.loads(v["trident1_store_mappings"])
+    demo_accounts = {m["credential"] for m in demo}
+    keep = [m for m in demo if m["credential"] in integ["credentials"]]
+    fleet = [a for a in accounts if f"trident1_{a}" not in demo_accounts]
+    keep += [{"credential": f"trident1_{a}", "location_id": "LOC-1", "store_id": stores[k % len(stores)]}
+             for k, a in enumerate(fleet)]
+    v["trident1_store_mappings"] = json.dumps(keep)
+    v["aiq_discounts"] = json.dumps([d for d in json.loads(v["aiq_discounts"])
+                                     if d["credential"] in integ["credentials"]])
+    return v
+
+
 def seed_demo_variables() -> list[str]:
     """Store the demo's Variables (``config/``) in Airflow's metadata DB where Airflow holds none
     yet, and return their names. The demo asks for the starting values explicitly; whatever an
