@@ -89,7 +89,7 @@ def main(port: str, url: str, run_id: str, crash: str | None = None) -> None:
     run_loyalty(wh, settings, run_id, NOW)
     gateway = GatewayClient(gateway_credential("aiq_sms_default", host=f"127.0.0.1:{port}", schema="http",
                                                port=None, password="sandbox-sms-token"))
-    run_opt_in(wh, gateway, settings, run_id, NOW, clock=lambda: NOW)
+    run_opt_in(wh, gateway, settings, run_id, clock=lambda: NOW)
     wh.dispose()
 
 

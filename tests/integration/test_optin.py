@@ -56,7 +56,7 @@ class World:
         """A run that starts at ``now``; its sends happen at ``sent_at`` (default: ``now``)."""
         self.server.state.now = now
         at = sent_at or now
-        return run_opt_in(self.wh, self.gateway, settings or settings_with(), run_id, now, clock=lambda: at)
+        return run_opt_in(self.wh, self.gateway, settings or settings_with(), run_id, clock=lambda: at)
 
     def reply(self, phone, body, at):
         requests.post(f"{self.server.url}/_sandbox/replies", timeout=5,
@@ -255,3 +255,21 @@ def test_invalid_number_fails_that_request_and_the_others_go_out(world):
     assert {r["persona_id"]: r["status"] for r in world.requests()} == {"p_ana": "failed", "p_ben": "sent"}
     world.run(MORNING + timedelta(days=8))
     assert [m["to"] for m in world.texts()] == [BEN, BEN]  # a failed number is not retried
+
+
+def test_rule25_rows_and_expiry_are_stamped_by_the_real_clock_not_the_runs_instant(world):
+    """A backfill or catch-up run is due in the past (its ``run_after``) but acts now: the requests
+    it makes are requested now, and expiry counts seven days back from now."""
+    from trident1_aiq.warehouse import parse_db_time
+
+    world.person("p_ana", ANA)
+    world.run(MORNING)
+    (first,) = world.requests()
+    assert parse_db_time(first["requested_at"]) == MORNING
+    # The run's server-side instant is six days on; the clock at its work reads seven days and a minute.
+    later = MORNING + timedelta(days=7, minutes=1)
+    counts = world.run(MORNING + timedelta(days=6), sent_at=later)
+    assert counts.expired == 1 and counts.sent == 1
+    second = world.requests()[1]
+    assert second["attempt"] == 2 and parse_db_time(second["requested_at"]) == later
+    assert parse_db_time(second["sent_at"]) == later

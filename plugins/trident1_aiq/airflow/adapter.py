@@ -219,11 +219,11 @@ def run_id_of(context: dict[str, Any]) -> str:
 
 
 def run_instant_of(context: dict[str, Any]) -> datetime:
-    """One fixed instant per run, for what must be stable across retries (keys, windows,
-    expiry): the run's ``run_after``, when it became due (a scheduled run: the end of its
+    """One fixed instant per run, for what must be stable across retries (keys, windows):
+    the run's ``run_after``, when it became due (a scheduled run: the end of its
     interval) or was triggered (a manual run). Airflow sets it once, when it creates the run:
     neither a task's retry nor clearing the run changes it (clearing resets ``start_date``), and
-    it is never the wall clock. Never used to judge a send (see :func:`opt_in`)."""
+    it is never the wall clock. Not used by opt-ins, which act on the real clock (see :func:`opt_in`)."""
     instant = getattr(context.get("dag_run"), "run_after", None)
     if instant is None:
         raise ValueError("the task's context has no dag_run.run_after: the run has no fixed instant")
@@ -482,7 +482,9 @@ def opt_in(facts: RunFacts) -> dict[str, Any]:
 
     Quiet hours and the first-send gate are judged on the real clock immediately before
     each send (rules 3, 24), whatever the run's start: ``dags test`` starts a run at its
-    logical date, and a retry may send hours after the run began.
+    logical date, and a retry may send hours after the run began. The rows it writes are
+    stamped with the real clock too (a backfill run is due in the past; its requests are
+    made now), never with the run's fixed instant.
     """
     from trident1_aiq.messaging.optin import run_opt_in
     from trident1_aiq.messaging.sms import GatewayClient
@@ -490,8 +492,7 @@ def opt_in(facts: RunFacts) -> dict[str, Any]:
     settings = settings_or_skip(facts)
     cred = read_gateway()
     with open_warehouse() as wh:
-        counts = run_opt_in(wh, GatewayClient(cred) if cred else None, settings, facts.run_id, facts.now,
-                            clock=facts.clock)
+        counts = run_opt_in(wh, GatewayClient(cred) if cred else None, settings, facts.run_id, clock=facts.clock)
     if counts.errors:  # sends still pending after the client's retries: let Airflow retry the task
         raise RuntimeError(f"{len(counts.errors)} opt-in sends failed transiently; first: {counts.errors[0]}")
     return counts.summary()

@@ -1,11 +1,15 @@
 """SMS double opt-in (rules 2, 3, 22–26): replies, expiry, eligibility, sending.
 
 Order within a run: ingest replies (so a STOP received since the last run is
-known before anything is sent), expire, create requests, send. Two clocks:
-``now`` is one fixed instant per run (stable across retries: request rows, expiry);
-``clock()`` is the real time, read immediately before each send, and alone judges
-whether a text may go out (quiet hours, rule 24; the first-send gate, rule 3) —
-a text is an irreversible act, judged when it happens. Texting a person who did not consent,
+known before anything is sent), expire, create requests, send. One clock: ``clock()``,
+the real time. It is read immediately before each send and alone judges whether a text
+may go out (quiet hours, rule 24; the first-send gate, rule 3) — a text is an
+irreversible act, judged when it happens — and it stamps what the step does when it does
+it (a reply's ``processed_at``, a request's ``requested_at``, the expiry cutoff of rule 25).
+The run's fixed instant (``run_after``) is not used here: a backfill or catch-up run is due
+in the past, and a request it makes today was not requested then. What must be stable
+across retries is keyed, not timed: a request is (persona, attempt), its gateway key
+``optin:<persona>:<attempt>``, and a rerun's ``ON CONFLICT DO NOTHING`` keeps the first row. Texting a person who did not consent,
 or twice, is the worst bug this project can have; the guards are:
 
 * one request row per (persona, attempt), primary key; at most ``max_requests``
@@ -134,7 +138,7 @@ def send_blocker(at: datetime, timezone: str | None, settings: Settings) -> str 
     return None
 
 
-def send_pending(wh: Warehouse, gateway: GatewayClient, settings: Settings, now: datetime, counts: RunCounts,
+def send_pending(wh: Warehouse, gateway: GatewayClient, settings: Settings, counts: RunCounts,
                  clock: Callable[[], datetime] = real_clock) -> None:
     with wh.begin() as conn:
         pending = wh.query(conn, "optin/pending", {"purchased_after": settings.integration.marketing.purchased_after})
@@ -176,9 +180,9 @@ def record_sent(wh: Warehouse, ident: dict[str, Any], message_id: str, now: date
 
 
 def run_opt_in(wh: Warehouse, gateway: GatewayClient | None, settings: Settings, run_id: str,
-               now: datetime, clock: Callable[[], datetime] | None = None) -> RunCounts:
-    """One run's opt-in work. ``now`` is the run's fixed instant; ``clock`` the real time
-    (default: the system clock), read before each send."""
+               clock: Callable[[], datetime] | None = None) -> RunCounts:
+    """One run's opt-in work; ``clock`` is the real time (default: the system clock), read
+    when each step acts and before each send."""
     clock = clock or real_clock
     counts = RunCounts("opt_in")
     integ, mk = settings.integration, settings.integration.marketing
@@ -190,8 +194,8 @@ def run_opt_in(wh: Warehouse, gateway: GatewayClient | None, settings: Settings,
         counts.notes.append("no gateway connection: opt-ins skipped")
         return counts
     # Replies and expiry are processed whatever the settings: a STOP is always honoured.
-    ingest_replies(wh, gateway, now, counts)
-    expire(wh, now, counts)
+    ingest_replies(wh, gateway, clock(), counts)
+    expire(wh, clock(), counts)
     if counts.notes:
         log.warning("%s", "; ".join(counts.notes))
         return counts
@@ -199,8 +203,8 @@ def run_opt_in(wh: Warehouse, gateway: GatewayClient | None, settings: Settings,
         counts.notes.append(f"marketing enabled at {mk.enabled_at.isoformat()}: the first double opt-in goes "
                             f"out from {mk.first_send_at().isoformat()} (rule 3)")
         return counts
-    create_requests(wh, settings, run_id, now, counts)
-    send_pending(wh, gateway, settings, now, counts, clock)
+    create_requests(wh, settings, run_id, clock(), counts)
+    send_pending(wh, gateway, settings, counts, clock)
     runs.record_opt_ins_sent(wh, run_id, settings, counts)
     log.info("opt-in: %s", counts.summary())
     return counts
