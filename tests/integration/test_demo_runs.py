@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -102,6 +103,20 @@ def test_item3_every_make_run_run_stays_with_its_real_duration_and_task_logs(air
         assert any("malformed" in e for e in reason), reason  # why the run failed, in the UI's log
 
         state = dag_state(session)  # the console's Integration health: its runs and their durations
+
+    # No key reaches a log: the tasks' own files (what the UI shows), make run's log of Airflow's
+    # output, and what it printed. Each is found and read (none may be empty).
+    secrets = ("sandbox-acme-key", "sandbox-bolt-key", "sandbox-sms-token")
+    task_logs = [p for p in (Path(os.environ["AIRFLOW_HOME"]) / "logs").rglob("*")
+                 if p.is_file() and (failed_id in str(p) or ok_id in str(p))]
+    assert len(task_logs) >= len(ran), task_logs
+    texts = {str(p): p.read_text(errors="replace") for p in [*task_logs, tmp_path / "make-run.log"]}
+    texts["stdout"] = out
+    for where, text in texts.items():
+        assert text.strip(), where
+        leaked = [s for s in secrets if s in text]
+        assert not leaked, (where, leaked)
+
     listed = {r["dag_run_id"]: r for r in api.get(f"/api/v2/dags/{DAG_ID}/dagRuns", params={"limit": 100}).json()["dag_runs"]}
     assert {failed_id, ok_id} <= set(listed)  # what the UI's grid lists
     assert listed[failed_id]["state"] == "failed"
