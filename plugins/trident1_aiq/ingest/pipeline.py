@@ -142,12 +142,10 @@ def skip_known(b: Batch, e: Entity, raw: list[dict]) -> tuple[list[dict], Counte
     known when its ``e.version`` is not newer than the loaded one (the merge would change
     nothing, rule 8), or, for an entity without versions, when it is loaded at all.
     """
-    ids = {}
-    for r in raw:
-        rid = record_id(r)
-        # A held record of a now-mapped location is never skipped: loading it is what releases it (rule 6).
-        if rid is not None and str(r.get("location_id")) in b.mapping and rid not in b.held_keys:
-            ids[rid] = r
+    rids = [record_id(r) for r in raw]
+    # A held record of a now-mapped location is never skipped: loading it is what releases it (rule 6).
+    ids = {rid: r for rid, r in zip(rids, raw, strict=True)
+           if rid is not None and str(r.get("location_id")) in b.mapping and rid not in b.held_keys}
     if not ids:
         return raw, Counter()
     with b.wh.begin() as conn:
@@ -155,20 +153,20 @@ def skip_known(b: Batch, e: Entity, raw: list[dict]) -> tuple[list[dict], Counte
         b.wh.run(conn, "load/seen_empty")
         b.wh.bulk(conn, "load/seen_insert", [{"credential": b.credential, "record_id": rid} for rid in ids])
         b.wh.run(conn, "load/seen_analyze")
-        have = b.wh.query(conn, e.known)
+        have = b.wh.run(conn, e.known).all()  # rows read by name (record_id, version), not as dicts
     skip: set[str] = set()
     for row in have:
-        rid = row["record_id"]
+        rid = row.record_id
         if e.version is None:
             skip.add(rid)
             continue
         read_version = record_version(ids[rid], e.version)
         # A version that cannot be read is not skipped: validation quarantines it (rule 10).
-        if read_version is not None and not supersedes(read_version, parse_db_time(row["version"])):
+        if read_version is not None and not supersedes(read_version, parse_db_time(row.version)):
             skip.add(rid)
     if not skip:
         return raw, Counter()
-    left = [r for r in raw if record_id(r) not in skip]
+    left = [r for rid, r in zip(rids, raw, strict=True) if rid not in skip]
     skipped = Counter(str(ids[rid].get("location_id")) for rid in skip)
     return left, skipped
 
