@@ -8,6 +8,7 @@ and texts land in the same run, and a rerun after recovery converges.
 from __future__ import annotations
 
 import dataclasses
+import os
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
@@ -116,16 +117,20 @@ def test_more_credentials_than_max_map_length_map_in_shards_and_all_load(fleet, 
 @pytest.mark.parametrize("db", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_a_refused_key_and_a_down_api_fail_alone_and_the_others_load_earn_and_are_texted(fleet, db, monkeypatch):
     """Issue 19 item 11: f0002's key is refused (401), f0003's API answers 500 until the
-    client's and Airflow's retries run out. Both fail visibly (their etl_runs rows with the
-    reason, their ingest shard failed, the run failed); acme, bolt and f0001 load, and loyalty
-    and opt-ins run for them in that run. After recovery a new run loads the two and converges:
+    client's and Airflow's retries run out, and f0004's Connection is not defined (issue 18: the
+    run's check_config reads only the Connections of credentials with mirrored discounts, so a
+    fleet's thousands are read by their shards). All three fail visibly (their etl_runs rows with
+    the reason, their ingest shard failed, the run failed); acme, bolt and f0001 load, and loyalty
+    and opt-ins run for them in that run. After recovery a new run loads the three and converges:
     a third run changes nothing."""
     from trident1_aiq import http_client
 
     monkeypatch.setattr(http_client, "_default_sleep", lambda _s: None)  # the client's back-off, not waited
-    stores = dict(DEFAULT_STORES) | fleet_stores(3)
+    stores = dict(DEFAULT_STORES) | fleet_stores(4)
     wh, server = fleet(stores, Volume(sales_per_day=12, malformed_rate=0), db)
-    refused, down = "trident1_f0002", "trident1_f0003"
+    refused, down, undefined = "trident1_f0002", "trident1_f0003", "trident1_f0004"
+    its_connection = os.environ["AIRFLOW_CONN_TRIDENT1_F0004"]
+    monkeypatch.delenv("AIRFLOW_CONN_TRIDENT1_F0004")
     good_key = stores["f0002"]
     server.state.stores["f0002"] = dataclasses.replace(good_key, api_key="rotated-key")
     server.state.down.add("f0003")
@@ -134,17 +139,19 @@ def test_a_refused_key_and_a_down_api_fail_alone_and_the_others_load_earn_and_ar
     st = states(dr)
     assert not str(dr.state).endswith("success")
     assert st["check_config"] == ["success"], st  # a refused key is not a broken configuration
-    assert sorted(st["ingest"]) == ["failed", "failed", "success", "success", "success"], st
+    assert sorted(st["ingest"]) == ["failed", "failed", "failed", "success", "success", "success"], st
     assert st["loyalty"] == ["success"] and st["opt_in"] == ["success"], st
     book = {r.credential: r for r in rows(wh, "SELECT credential, status, notes FROM etl_runs")}
     assert book[refused].status == "failed" and "401" in book[refused].notes
     assert book[down].status == "failed" and "500" in book[down].notes and "gave up" in book[down].notes
+    assert book[undefined].status == "failed" and f"connection {undefined}: not defined" in book[undefined].notes
     ok = {"trident1_acme", "trident1_bolt", "trident1_f0001"}
     assert {c for c, r in book.items() if r.status == "success"} == ok
     for cred in ok:  # every other credential's sales, points and texts landed in this run
         assert rows(wh, "SELECT COUNT(*) FROM sales WHERE credential = :c", c=cred)[0][0] > 0, cred
         assert rows(wh, "SELECT COUNT(*) FROM loyalty_ledger WHERE credential = :c", c=cred)[0][0] > 0, cred
-    assert rows(wh, "SELECT COUNT(*) FROM sales WHERE credential IN (:a, :b)", a=refused, b=down)[0][0] == 0
+    assert rows(wh, "SELECT COUNT(*) FROM sales WHERE credential IN (:a, :b, :c)", a=refused, b=down,
+                c=undefined)[0][0] == 0
     # Their opt-in requests were made in this run: sent, or pending when the real clock is in the
     # stores' quiet hours (judged at the send, rule 24); what was sent reached the gateway once.
     asked = rows(wh, "SELECT store_id, status, idempotency_key FROM opt_in_requests WHERE run_id = :r",
@@ -154,10 +161,11 @@ def test_a_refused_key_and_a_down_api_fail_alone_and_the_others_load_earn_and_ar
 
     server.state.stores["f0002"] = good_key  # the admin fixes the key; the API comes back
     server.state.down.clear()
+    monkeypatch.setenv("AIRFLOW_CONN_TRIDENT1_F0004", its_connection)  # and adds the missing Connection
     dr2 = run_day(fast_retries=True)
     assert str(dr2.state).endswith("success"), rows(wh, "SELECT credential, status, notes FROM etl_runs WHERE run_id = :r",
                                                     r=dr2.run_id)
-    for cred in (refused, down):
+    for cred in (refused, down, undefined):
         assert rows(wh, "SELECT COUNT(*) FROM sales WHERE credential = :c", c=cred)[0][0] > 0, cred
         assert rows(wh, "SELECT COUNT(*) FROM loyalty_ledger WHERE credential = :c", c=cred)[0][0] > 0, cred
     tables = ("sales", "sale_items", "refunds", "personas", "loyalty_ledger", "opt_in_requests", "quarantine")

@@ -280,7 +280,7 @@ class ConfigReport:
 
 
 def check_configuration(variables: dict[str, str | None], connection=None, *,
-                        unreadable_is_problem: bool = True) -> ConfigReport:
+                        unreadable_is_problem: bool = True, every_credential: bool = True) -> ConfigReport:
     """Every problem with the Variables and Connections at once (rules 6, 7, 20).
 
     Reads each credential's Connection and asks Trident1 for its locations (a mapping to a
@@ -292,6 +292,14 @@ def check_configuration(variables: dict[str, str | None], connection=None, *,
     problem for ``config check`` (``unreadable_is_problem``); for the run it is a warning: that
     credential's ingest fails alone, with its own ``etl_runs`` row, and the others load (issue 19
     item 11). A malformed or missing Variable or Connection still stops the run whole (rule 7).
+
+    ``every_credential`` False (the run's ``check_config``) reads only the Connections of the
+    credentials whose discounts AIQ mirrors (rule 20 needs their catalogues before anything is
+    written). Every other credential's Connection is read by its own ingest shard, where a missing
+    or malformed one fails that credential alone, with its own ``etl_runs`` row, as a refused key
+    does: one task reading thousands of Connections is what limited a fleet's run (Airflow's
+    secrets masker recompiles one pattern of every secret it holds at each new one, so the reads
+    cost the square of their number: 1,108 s of a 1,510 s run at 2,000 accounts, issue 18).
     """
     from trident1_aiq.ingest.client import Trident1Client, Trident1Error
 
@@ -300,7 +308,10 @@ def check_configuration(variables: dict[str, str | None], connection=None, *,
     except ConfigError as exc:
         return ConfigReport(None, list(exc.problems))
     report = ConfigReport(settings)
+    mirrored = {d.credential for d in settings.discounts}
     for conn_id in settings.integration.credentials:
+        if not every_credential and conn_id not in mirrored:
+            continue
         try:
             client = Trident1Client(read_credential(conn_id, connection))
         except ConfigError as exc:
@@ -309,7 +320,7 @@ def check_configuration(variables: dict[str, str | None], connection=None, *,
         try:
             locations = {str(loc["id"]) for loc in client.locations() if isinstance(loc, dict) and loc.get("id")}
             report.warnings.extend(unreported_mapping_warnings(settings, conn_id, locations))
-            if any(d.credential == conn_id for d in settings.discounts):
+            if conn_id in mirrored:
                 report.problems.extend(check_discount_mirrors(settings, conn_id, client.discounts()))
         except Trident1Error as exc:
             message = f"connection {conn_id}: Trident1 could not be read: {exc}"
@@ -327,7 +338,9 @@ def check_configuration(variables: dict[str, str | None], connection=None, *,
 
 
 def check_config(facts: RunFacts) -> list[list[str]]:
-    """Validate every Variable and Connection, then migrate and mirror settings (rule 7).
+    """Validate every Variable, the gateway's Connection and the Connections of credentials
+    with mirrored discounts, then migrate and mirror settings (rule 7); each other credential's
+    Connection is read, and checked, by its ingest shard (:func:`check_configuration`).
 
     Returns the run's ingest shards (``shards.plan_shards``): at most ``max_shards`` lists of
     credentials, balanced by their recent volume in ``etl_runs``.
@@ -338,7 +351,7 @@ def check_config(facts: RunFacts) -> list[list[str]]:
 
     now = facts.clock()
     run_id, day = facts.run_id, facts.business_date
-    report = check_configuration(read_variables(), unreadable_is_problem=False)
+    report = check_configuration(read_variables(), unreadable_is_problem=False, every_credential=False)
     for warning in report.warnings:
         log.warning("%s", warning)
     with open_warehouse() as wh:
@@ -405,7 +418,7 @@ def _ingest_one(wh: Warehouse, settings: Settings, credential: str, facts: RunFa
     window = run_window(facts.business_date, settings.integration.lookback_hours, now)
     try:
         client = Trident1Client(read_credential(credential))
-    except ConfigError as exc:  # its Connection vanished since check_config: its own row says so
+    except ConfigError as exc:  # its Connection is missing or malformed: its own row says so, the others load
         record_credential_failure(wh, facts.run_id, credential, window.business_date, window.start, window.end,
                                   f"ConfigError: {exc}", now)
         raise
