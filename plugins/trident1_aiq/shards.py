@@ -7,9 +7,12 @@ than Airflow's ``[core] max_map_length`` (1024) fails the map. So ``check_config
 most ``max_shards`` shards; each shard task pays that fixed cost once and ingests its
 credentials one after another, each with its own ``etl_runs`` row.
 
-Shards are balanced by recent volume (records read by each credential's recent successful
-runs, from ``etl_runs``), else by count: longest first onto the lightest shard. Plain
-functions: no Airflow here.
+Shards are balanced by each credential's expected cost: its recent volume (records read by its
+recent successful runs, from ``etl_runs``) plus a fixed cost per credential, longest first onto
+the lightest shard; without history, by count. The fixed part keeps accounts of a few records
+from piling into a few shards: each costs a Connection read (whose key Airflow's secrets masker
+registers, at a cost that grows with the keys the process already holds), its catalogue and
+its ``etl_runs`` row, whatever its volume. Plain functions: no Airflow here.
 """
 
 from __future__ import annotations
@@ -26,6 +29,10 @@ if TYPE_CHECKING:
 #: The days of ``etl_runs`` that size the shards.
 VOLUME_DAYS = 7
 
+#: A credential's fixed cost in a shard, in records: ≈ 0.15–0.4 CPU-s an account against ≈ 1.5 CPU-ms
+#: a sale (benchmarks/results/fleet.md), about 200 records' worth.
+FIXED_RECORDS = 200.0
+
 
 def plan_shards(credentials: Sequence[str], max_shards: int,
                 volume: Mapping[str, float] | None = None) -> list[list[str]]:
@@ -33,6 +40,7 @@ def plan_shards(credentials: Sequence[str], max_shards: int,
 
     ``volume`` is each credential's recent records per run; one without history counts as the
     median of those with (1 when none has any), so a fleet without history is split by count.
+    Each credential weighs its volume plus :data:`FIXED_RECORDS`.
     Deterministic: the same inputs give the same shards; each shard lists its credentials in
     name order, and the shards come in the order of their first credential.
     """
@@ -42,7 +50,7 @@ def plan_shards(credentials: Sequence[str], max_shards: int,
     volume = {c: float(v) for c, v in (volume or {}).items() if v and v > 0}
     known = [volume[c] for c in names if c in volume]
     default = median(known) if known else 1.0
-    weight = {c: volume.get(c, default) for c in names}
+    weight = {c: volume.get(c, default) + FIXED_RECORDS for c in names}
     n = max(1, min(max_shards, len(names)))
     heap = [(0.0, i) for i in range(n)]  # (volume so far, shard number): the lightest first
     shards: list[list[str]] = [[] for _ in range(n)]
