@@ -20,7 +20,8 @@ DAG_ID = "trident1_sales_daily"
 
 
 def make_run(tmp_path, **env_extra: str) -> tuple[int, str, str]:
-    """``python -m trident1_aiq demo`` for 2026-11-20 on this session's AIRFLOW_HOME; (exit code, run id, output)."""
+    """``python -m trident1_aiq demo`` for 2026-11-20 on this session's AIRFLOW_HOME; (exit code, run id,
+    what it printed: stdout, then stderr)."""
     from airflow import settings
 
     # No connection of this process stays open on the session's SQLite metadata DB while the demo
@@ -34,7 +35,7 @@ def make_run(tmp_path, **env_extra: str) -> tuple[int, str, str]:
                           timeout=300, check=False)
     found = re.search(r"; run (\S+); warehouse", done.stdout)
     assert found, done.stdout + done.stderr
-    return done.returncode, found.group(1), done.stdout
+    return done.returncode, found.group(1), done.stdout + done.stderr
 
 
 @pytest.fixture
@@ -73,8 +74,8 @@ def test_item3_every_make_run_run_stays_with_its_real_duration_and_task_logs(air
         before = session.scalar(select(func.count()).select_from(DagRun).where(DagRun.dag_id == DAG_ID))
     launched = datetime.now(UTC)
     # a malformed Variable: the run fails at check_config; then the same day again, successfully
-    failed_rc, failed_id, out = make_run(tmp_path, AIRFLOW_VAR_TRIDENT1_INTEGRATION='{"not json')
-    assert failed_rc == 1, out
+    failed_rc, failed_id, failed_out = make_run(tmp_path, AIRFLOW_VAR_TRIDENT1_INTEGRATION='{"not json')
+    assert failed_rc == 1, failed_out
     ok_rc, ok_id, out = make_run(tmp_path)
     assert ok_rc == 0, out
     assert failed_id != ok_id
@@ -104,14 +105,16 @@ def test_item3_every_make_run_run_stays_with_its_real_duration_and_task_logs(air
 
         state = dag_state(session)  # the console's Integration health: its runs and their durations
 
-    # No key reaches a log: the tasks' own files (what the UI shows), make run's log of Airflow's
-    # output, and what it printed. Each is found and read (none may be empty).
+    # No key reaches a log in clear: the tasks' own files of both runs (what the UI shows; a
+    # key that slipped past Airflow's secrets masker would be there in clear), make run's log of
+    # Airflow's output (make-run.log, rewritten by each run: the second run's), and what both runs
+    # printed on stdout and stderr. Each is found and read (none may be empty).
     secrets = ("sandbox-acme-key", "sandbox-bolt-key", "sandbox-sms-token")
     task_logs = [p for p in (Path(os.environ["AIRFLOW_HOME"]) / "logs").rglob("*")
                  if p.is_file() and (failed_id in str(p) or ok_id in str(p))]
     assert len(task_logs) >= len(ran), task_logs
     texts = {str(p): p.read_text(errors="replace") for p in [*task_logs, tmp_path / "make-run.log"]}
-    texts["stdout"] = out
+    texts["output of the failed run"], texts["output of the run"] = failed_out, out
     for where, text in texts.items():
         assert text.strip(), where
         leaked = [s for s in secrets if s in text]

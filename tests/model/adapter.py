@@ -4,7 +4,8 @@ When main changes an interface the model test depends on, this is the file to ad
 
 * ``load_settings`` gets all four Variables explicitly (issue 11, defect 5: a missing Variable
   will be a configuration error, no silent fall-back to ``config/``);
-* ``run_opt_in`` gains ``clock`` (defect 2): used as soon as the signature has it;
+* ``run_opt_in`` gains ``clock`` (defect 2): used as soon as the signature has it; then loses ``now``
+  (the real clock stamps every opt-in step): called without it once the signature has none;
 * void reversals move from ``refund_reconciliations`` (``refund_id = 'void:<sale_id>'``) to
   ``void_reconciliations`` (defect 7): read from whichever exists;
 * ``PENDING_FIXES`` lists the issue 11 defects not fixed yet in this checkout. While a defect is

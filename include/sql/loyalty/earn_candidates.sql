@@ -3,9 +3,9 @@
 -- and on SQLite's REAL amounts of two decimals once rounded (loyalty.points_for_cents does the rest).
 -- Read in pages of :page_size after the key (:after_credential, :after_sale_id), so memory does not
 -- follow the day. The key is compared as a row value: PostgreSQL walks stg_loyalty_key from it
--- (the OR of two comparisons scanned and sorted the whole work again for every page: 3.1 s of
--- loyalty's 7.7 at the bench's 100,000 sales, 1.0 s now). The entries of a page credit sales
--- before the next page's key, so the NOT EXISTS of a later page is not affected by them.
+-- (the OR of two comparisons scanned and sorted the whole work again for every page). The
+-- entries of a page credit sales before the next page's key, so the NOT EXISTS of a later page
+-- is not affected by them.
 SELECT s.credential, s.sale_id, s.persona_id, s.store_id,
        CAST(ROUND((s.subtotal - s.discount_total) * 100) AS BIGINT) AS eligible_cents
 FROM stg_loyalty AS k

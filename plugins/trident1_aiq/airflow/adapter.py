@@ -283,15 +283,16 @@ def check_configuration(variables: dict[str, str | None], connection=None, *,
                         unreadable_is_problem: bool = True, every_credential: bool = True) -> ConfigReport:
     """Every problem with the Variables and Connections at once (rules 6, 7, 20).
 
-    Reads each credential's Connection and asks Trident1 for its locations (a mapping to a
-    location it does not report is a warning) and, where AIQ discounts mirror it, its discount
-    catalogue (an in-store-only or unknown discount is a problem). ``connection`` looks a
-    Connection up (inside a task by default; the CLI passes the metadata DB's).
+    Reads each credential's Connection (``every_credential``, below) and asks Trident1 for its
+    locations (a mapping to a location it does not report is a warning) and, where AIQ discounts
+    mirror it, its discount catalogue (an in-store-only or unknown discount is a problem).
+    ``connection`` looks a Connection up (inside a task by default; the CLI passes the metadata DB's).
 
     A credential Trident1 refuses (401/403) or cannot serve (5xx until the retries run out) is a
     problem for ``config check`` (``unreadable_is_problem``); for the run it is a warning: that
     credential's ingest fails alone, with its own ``etl_runs`` row, and the others load (issue 19
-    item 11). A malformed or missing Variable or Connection still stops the run whole (rule 7).
+    item 11). A malformed or missing Variable, or a malformed or missing Connection that is read
+    here, is a problem: it stops the run whole (rule 7).
 
     ``every_credential`` False (the run's ``check_config``) reads only the Connections of the
     credentials whose discounts AIQ mirrors (rule 20 needs their catalogues before anything is

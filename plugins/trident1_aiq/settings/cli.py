@@ -2,8 +2,9 @@
 
 ``--from-airflow`` reads what the deployment holds — the four Variables from Airflow's
 metadata DB (and its secrets backends), every credential's Connection, and each
-credential's Trident1 locations and discounts — and runs exactly the checks of the DAG's
-``check_config`` task. It fails loudly (exit 2) when the metadata DB cannot be read,
+credential's Trident1 locations and discounts — and runs the checks of the DAG's
+``check_config`` task on all of them (a run's ``check_config`` reads only the gateway's and the
+mirrored credentials' Connections; each ingest shard reads its own). It fails loudly (exit 2) when the metadata DB cannot be read,
 never falling back to anything. ``--dir DIR`` checks ``<variable>.json`` files offline
 (the Variables only; a missing file is a missing Variable).
 """
