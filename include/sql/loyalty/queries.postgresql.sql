@@ -29,6 +29,13 @@ SELECT pg_advisory_xact_lock(7345903)
 -- Temporary tables are never auto-analysed: give the planner the work's row count.
 ANALYZE stg_loyalty
 
+-- name: earn_analyze
+-- Before the earn candidates' join (loyalty/earn_stage): enrolment has just made members of this
+-- run's personas, inside this transaction, which autovacuum's statistics cannot know (they said
+-- none at a fleet's first run, and the planner chose a plan of close to a minute a page). ANALYZE
+-- counts this transaction's own changes.
+ANALYZE personas
+
 -- name: enroll
 -- PostgreSQL: COPY the new and moved enrolments into staging, then one UPDATE (rule 4).
 CREATE TEMPORARY TABLE IF NOT EXISTS stg_enroll (

@@ -87,6 +87,9 @@ WHERE s.persona_id = :persona_id
 -- name: work_analyze
 -- SQLite plans the work's joins by index without statistics: nothing to do.
 
+-- name: earn_analyze
+-- SQLite plans the earn candidates by index without statistics: nothing to do.
+
 -- name: work_refunded
 -- Merchandise already refunded on this run's sales by reconciled refunds.
 SELECT r.credential, r.sale_id, SUM(r.amount) AS amount

@@ -1,7 +1,7 @@
 -- This run's work: the queued sales that are in the warehouse (a refund's sale that has
 -- not arrived stays queued). Every loyalty query below starts from this table.
 -- Made afresh each run and indexed once filled (one index build, not one insert per row);
--- most queries drive from it by a scan; work_add_persona_sales and the pages of earn_candidates use its key index.
+-- every query drives from it by a scan, so only work_add_persona_sales needs its key index.
 DROP TABLE IF EXISTS stg_loyalty;
 CREATE TEMPORARY TABLE stg_loyalty (
     credential VARCHAR(100), sale_id VARCHAR(200), persona_id VARCHAR(40)

@@ -58,7 +58,7 @@ def points_ratio(points_per_dollar: Decimal) -> tuple[int, int]:
 def points_for_cents(eligible_cents: int, ratio: tuple[int, int]) -> int:
     """Rule 16, the one earn: floor((subtotal − discount_total) × ``points_per_dollar``), never negative.
 
-    ``eligible_cents`` is subtotal − discount_total in whole cents (``loyalty/earn_candidates``
+    ``eligible_cents`` is subtotal − discount_total in whole cents (``loyalty/earn_stage``
     reads it so from SQL, exact on both databases) and ``ratio`` is :func:`points_ratio` of
     ``points_per_dollar``: integer arithmetic, exact, without a Decimal per sale.
     """
@@ -188,6 +188,8 @@ def earn(ledger: Ledger, settings: Settings, counts: RunCounts) -> None:
     ratio = points_ratio(settings.integration.loyalty.points_per_dollar)
     earned: Counter = Counter()
     entries = 0
+    ledger.wh.run(ledger.conn, "loyalty/earn_analyze")
+    ledger.wh.run(ledger.conn, "loyalty/earn_stage")
     after = {"after_credential": "", "after_sale_id": ""}
     while True:  # a page of candidates at a time, its entries written before the next (memory)
         page = ledger.wh.run(ledger.conn, "loyalty/earn_candidates", dict(after, page_size=PAGE_SIZE)).all()
