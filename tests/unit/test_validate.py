@@ -63,6 +63,32 @@ def test_rule10_one_cent_is_rounding_not_an_error():
     assert len(good) == 1 and not bad
 
 
+def _weighed(subtotal: str) -> dict:
+    """The fleet benchmark's one wrongly quarantined sale (f1124's S-126120301107): two items sold by
+    weight whose products end in half a cent (1.700 × 0.85 = 1.445, 3.300 × 0.85 = 2.805), each line
+    rounded half up by the POS."""
+    lines = [("2.000", "24.50", "49.00"), ("1.000", "7.99", "7.99"), ("1.700", "0.85", "1.45"),
+             ("3.300", "0.85", "2.81")]
+    items = [{"line_id": n + 1, "sku": "W", "name": "By weight", "category": "Deli", "quantity": q,
+              "unit_price": p, "discount": "0.00", "tax": "0.00", "total": t} for n, (q, p, t) in enumerate(lines)]
+    return sale(items=items, discounts=[], subtotal=subtotal, discount_total="0.00", tax_total="0.00",
+                total=subtotal, payments=[{"method": "cash", "amount": subtotal}])
+
+
+@pytest.mark.parametrize("subtotal", ["61.25", "61.23", "61.24", "61.22", "61.26"])
+def test_rule10_the_subtotal_may_round_each_line_either_way(subtotal):
+    """Σ quantity × unit_price is 61.24 exactly; each line rounded down gives 61.23, up 61.25: a
+    subtotal within a cent of that range is rounding, not an error (the lines rounded half to even
+    give 61.23, which put the POS's 61.25 two cents off)."""
+    good, bad = validate_sales([normalize_sale(_weighed(subtotal), 0, "c", {}, "US")], KNOWN)
+    assert len(good) == 1 and not bad, bad
+
+
+@pytest.mark.parametrize("subtotal", ["61.21", "61.27"])
+def test_rule10_a_subtotal_beyond_a_cent_of_every_rounding_is_rejected(subtotal):
+    assert "subtotal is not" in _reasons(_weighed(subtotal))
+
+
 def test_rule10_negative_total_on_completed_sale():
     raw = sale(subtotal="-35.00", tax_total="-5.20", total="-36.70")
     raw["items"][0].update(unit_price="-35.00", tax="-5.20", total="-43.70")
