@@ -29,8 +29,9 @@ def looked_up(every_credential: bool) -> tuple[list[str], list[str]]:
 def test_the_runs_check_reads_only_mirrored_credentials_and_the_gateway():
     asked, problems = looked_up(every_credential=False)
     assert sorted(set(asked)) == sorted({"trident1_acme", GATEWAY_CONN_ID}), asked  # config/: acme's mirrors
-    assert [p for p in problems if "trident1_" in p] == ["connection trident1_acme: not defined (add it as an "
-                                                          "Airflow Connection)"]
+    assert [p for p in problems if "trident1_" in p] == [
+        "connection trident1_acme: not defined (add it as an Airflow Connection) (read before the run: AIQ mirrors "
+        "its discounts, rule 20)"]
 
 
 def test_config_check_reads_every_credential():

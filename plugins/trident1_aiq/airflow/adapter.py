@@ -316,7 +316,8 @@ def check_configuration(variables: dict[str, str | None], connection=None, *,
         try:
             client = Trident1Client(read_credential(conn_id, connection))
         except ConfigError as exc:
-            report.problems.extend(exc.problems)
+            why = "" if every_credential else " (read before the run: AIQ mirrors its discounts, rule 20)"
+            report.problems.extend(p + why for p in exc.problems)
             continue
         try:
             locations = {str(loc["id"]) for loc in client.locations() if isinstance(loc, dict) and loc.get("id")}
