@@ -92,6 +92,9 @@ def explain(db_url: str, day: date, chunk: int = 10_000) -> str:
                 if name == "loyalty/work_create":  # the plan above filled the work table: index it
                     wh.execute(conn, split_statements(wh.sql(name))[3])
                     wh.execute(conn, "ANALYZE stg_loyalty")
+                if name == "loyalty/earn_stage":  # the plan above filled stg_earn: index it, as the run does
+                    wh.execute(conn, split_statements(wh.sql(name))[2])
+                    wh.execute(conn, "ANALYZE stg_earn")
                 out += [f"## {what}", f"`include/sql/{name}.sql`", "", "```", *(r[0] for r in plan), "```", ""]
         finally:
             trans.rollback()

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 #: The days of ``etl_runs`` that size the shards.
 VOLUME_DAYS = 7
 
-#: A credential's fixed cost in a shard, in records: ≈ 0.15–0.4 CPU-s an account against ≈ 1.5 CPU-ms
+#: A credential's fixed cost in a shard, in records: ≈ 0.15–0.24 CPU-s an account against ≈ 1.5 CPU-ms
 #: a sale (benchmarks/results/fleet.md), about 200 records' worth.
 FIXED_RECORDS = 200.0
 

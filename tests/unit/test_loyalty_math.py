@@ -17,7 +17,7 @@ pytestmark = pytest.mark.unit
 
 def _earn(subtotal: str, discount: str, points_per_dollar: str) -> int:
     """The production earn of a sale's amounts: ``earn`` gets the eligible amount in whole cents
-    from SQL (``loyalty/earn_candidates``) and calls :func:`points_for_cents` with the ratio."""
+    from SQL (``loyalty/earn_stage``) and calls :func:`points_for_cents` with the ratio."""
     cents = int((Decimal(subtotal) - Decimal(discount)) * 100)
     return points_for_cents(cents, points_ratio(Decimal(points_per_dollar)))
 
